@@ -1,0 +1,32 @@
+# The two entry points the README documents. Everything installs into local venvs.
+PYTHON ?= python3
+VENV   ?= .venv
+CHECKOV_VENV ?= .venv-checkov
+
+.PHONY: install test lint bench
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e .
+
+# checkov pins bc-python-hcl2, which installs a module also named `hcl2` and would
+# shadow python-hcl2 8.x: it gets a venv of its own, found by the tests via TFGEN_CHECKOV.
+$(CHECKOV_VENV)/bin/checkov: tests/requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r tests/requirements-checkov.txt
+	touch $@
+
+test: $(CHECKOV_VENV)/bin/checkov
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	TFGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check generator tests benchmarks
+	$(VENV)/bin/ruff format --check generator tests benchmarks
+	$(VENV)/bin/mypy
+
+bench:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/python benchmarks/run.py

@@ -1,0 +1,8 @@
+"""``python -m generator`` runs the tfgen CLI."""
+
+from __future__ import annotations
+
+from generator.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+"""environments/<env>.yaml -> EnvironmentConfig: find, layer, override, interpolate, validate."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from generator.errors import ConfigError, Problem
+from generator.interpolate import KeyPath, interpolate_tree
+from generator.schema import ENV_NAME_RE, EnvironmentConfig
+from generator.yamlsource import YamlDoc, load_yaml_file
+
+ENVIRONMENTS_DIR = "environments"
+DEFAULTS_LAYER = "_defaults"
+SET_ORIGIN = "--set"
+
+Origin = tuple[str, int | None]
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set dotted.key=value`` from the command line, its value already typed."""
+
+    path: KeyPath
+    value: Any
+
+    @classmethod
+    def parse(cls, text: str) -> Override:
+        """Parse ``dotted.key=value``; the value is read as a YAML scalar (``3``, ``true``)."""
+        key, sep, raw = text.partition("=")
+        path = tuple(key.strip().split("."))
+        if not sep or not all(path):
+            msg = f"expected dotted.key=value, got {text!r}"
+            raise ConfigError.at(msg, path=SET_ORIGIN)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, dict | list):
+            value = raw  # --set takes scalars; a structure stays the literal text
+        return cls(path=path, value=value)
+
+
+@dataclass(frozen=True)
+class LoadedEnvironment:
+    """A validated environment and the file it was read from."""
+
+    config: EnvironmentConfig
+    source: str
+
+
+def environments_dir(project_dir: Path) -> Path:
+    """The folder holding the environment files of a project."""
+    return project_dir / ENVIRONMENTS_DIR
+
+
+def list_environments(project_dir: Path) -> list[str]:
+    """Every environment of the project (``*.yaml`` not starting with ``_``), sorted."""
+    folder = environments_dir(project_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_") and p.is_file()
+    )
+
+
+def check_environment_name(project_dir: Path, name: str) -> Path:
+    """Return the file of environment ``name``, or raise a ConfigError saying why not."""
+    display = f"{ENVIRONMENTS_DIR}/{name}.yaml"
+    if name.startswith("_"):
+        msg = f"{name!r} is a shared layer (its name starts with '_'), not an environment"
+        raise ConfigError.at(msg, path=display)
+    if not ENV_NAME_RE.fullmatch(name):
+        msg = (
+            f"invalid environment name {name!r}: use 1 to 32 lowercase letters, digits "
+            "and hyphens, starting with a letter"
+        )
+        raise ConfigError.at(msg)
+    file = environments_dir(project_dir) / f"{name}.yaml"
+    if not file.is_file():
+        known = list_environments(project_dir)
+        hint = difflib.get_close_matches(name, known, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        listed = ", ".join(known) if known else "none"
+        msg = f"unknown environment {name!r} (known: {listed}){extra}"
+        raise ConfigError.at(msg, path=display)
+    return file
+
+
+def load_environment(
+    project_dir: Path,
+    name: str,
+    *,
+    overrides: Sequence[Override] = (),
+    environ: Mapping[str, str] | None = None,
+    suffix: str | None = None,
+) -> LoadedEnvironment:
+    """Load, layer, override, interpolate and validate one environment.
+
+    Args:
+        project_dir: the project root (holding ``environments/``).
+        name: the environment name (the file stem).
+        overrides: ``--set`` values, applied after every file and before validation.
+        environ: variables for ``${env:...}``; ``os.environ`` when None.
+        suffix: an ephemeral suffix; the environment is then named ``<name>-<suffix>``.
+
+    Returns:
+        The validated configuration and the display path of its file.
+
+    Raises:
+        ConfigError: anything wrong with the files, variables or values, one
+            problem per line with file, line and dotted key.
+    """
+    data, origins, source = _layered(project_dir, name)
+    for override in overrides:
+        data = _apply_override(data, override)
+        origins[override.path] = (SET_ORIGIN, None)
+    env = os.environ if environ is None else environ
+    locate = _locator(origins, source)
+    data, problems = interpolate_tree(data, env, locate)
+    if problems:
+        raise ConfigError(*problems)
+    if "name" in data:
+        file, line = locate(("name",))
+        msg = "the environment name comes from the file name; remove this key"
+        raise ConfigError.at(msg, path=file, line=line, key="name")
+    data["name"] = f"{name}-{suffix}" if suffix else name
+    try:
+        config = EnvironmentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(*_problems(err, locate)) from err
+    return LoadedEnvironment(config=config, source=source)
+
+
+# --------------------------------------------------------------------------- layering
+
+
+def _layered(project_dir: Path, name: str) -> tuple[dict[str, Any], dict[KeyPath, Origin], str]:
+    """Merge _defaults, the ``extends`` layers and the environment file, in that order."""
+    file = check_environment_name(project_dir, name)
+    folder = environments_dir(project_dir)
+    source = f"{ENVIRONMENTS_DIR}/{file.name}"
+    chain: list[YamlDoc] = []
+    defaults = folder / f"{DEFAULTS_LAYER}.yaml"
+    if defaults.is_file():
+        chain.extend(_resolve_layer(folder, DEFAULTS_LAYER, ()))
+    chain.extend(_resolve_doc(folder, load_yaml_file(file, source), (name,)))
+    data: dict[str, Any] = {}
+    origins: dict[KeyPath, Origin] = {}
+    seen: set[str] = set()
+    for doc in chain:
+        if doc.path in seen:  # a layer reached twice (diamond) is merged once, first place wins
+            continue
+        seen.add(doc.path)
+        body = {k: v for k, v in doc.data.items() if k != "extends"}
+        data = _deep_merge(data, body, doc, (), origins)
+    return data, origins, source
+
+
+def _resolve_layer(folder: Path, layer: str, stack: tuple[str, ...]) -> list[YamlDoc]:
+    display = f"{ENVIRONMENTS_DIR}/{layer}.yaml"
+    file = folder / f"{layer}.yaml"
+    if not file.is_file():
+        msg = f"layer {layer!r} not found"
+        raise ConfigError.at(msg, path=display)
+    return _resolve_doc(folder, load_yaml_file(file, display), stack)
+
+
+def _resolve_doc(folder: Path, doc: YamlDoc, stack: tuple[str, ...]) -> list[YamlDoc]:
+    """Return the layers ``doc`` extends (recursively, in order), then ``doc`` itself."""
+    extends = doc.data.get("extends", [])
+    line = doc.lines.get(("extends",))
+    if isinstance(extends, str):
+        extends = [extends]
+    if not isinstance(extends, list) or not all(isinstance(x, str) for x in extends):
+        msg = "extends is a list of layer names such as [_base]"
+        raise ConfigError.at(msg, path=doc.path, line=line, key="extends")
+    chain: list[YamlDoc] = []
+    for layer in extends:
+        if not layer.startswith("_") or "/" in layer or "\\" in layer or ".." in layer:
+            msg = f"{layer!r} is not a layer: layers are files in environments/ named _<name>.yaml"
+            raise ConfigError.at(msg, path=doc.path, line=line, key="extends")
+        if layer == DEFAULTS_LAYER:
+            continue  # always applied first
+        if layer in stack:
+            cycle = " -> ".join((*stack, layer))
+            msg = f"extends cycle: {cycle}"
+            raise ConfigError.at(msg, path=doc.path, line=line, key="extends")
+        chain.extend(_resolve_layer(folder, layer, (*stack, layer)))
+    chain.append(doc)
+    return chain
+
+
+def _deep_merge(
+    base: dict[str, Any],
+    top: dict[str, Any],
+    doc: YamlDoc,
+    prefix: KeyPath,
+    origins: dict[KeyPath, Origin],
+) -> dict[str, Any]:
+    """Maps merge deeply; lists and scalars from ``top`` replace. Records each key's origin."""
+    merged = dict(base)
+    for key, value in top.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value, doc, path, origins)
+        else:
+            for stale in [p for p in origins if p[: len(path)] == path]:
+                del origins[stale]
+            merged[key] = value
+            _record(value, path, doc, origins)
+        origins[path] = (doc.path, doc.lines.get(path))
+    return merged
+
+
+def _record(value: Any, path: KeyPath, doc: YamlDoc, origins: dict[KeyPath, Origin]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _record(v, (*path, k), doc, origins)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _record(v, (*path, str(i)), doc, origins)
+    origins[path] = (doc.path, doc.lines.get(path))
+
+
+def _apply_override(data: dict[str, Any], override: Override) -> dict[str, Any]:
+    merged = dict(data)
+    node = merged
+    for part in override.path[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = {}
+        elif not isinstance(child, dict):
+            msg = f"cannot set a key inside {part!r}, which is not a mapping"
+            raise ConfigError.at(msg, path=SET_ORIGIN, key=".".join(override.path))
+        node[part] = child = dict(child)
+        node = child
+    node[override.path[-1]] = override.value
+    return merged
+
+
+def _locator(origins: dict[KeyPath, Origin], source: str) -> Any:
+    def locate(path: KeyPath) -> Origin:
+        # The nearest key that some file set: a missing key is reported at its parent.
+        for end in range(len(path), 0, -1):
+            found = origins.get(path[:end])
+            if found is not None:
+                return found
+        return (source, None)
+
+    return locate
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _problems(err: ValidationError, locate: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for item in err.errors(include_url=False):
+        loc = tuple(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+            allowed = _fields_at(EnvironmentConfig, loc[:-1])
+            hint = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+            if hint:
+                message += f"; did you mean {'.'.join((*loc[:-1], hint[0]))!r}?"
+            elif allowed:
+                message += f" (allowed here: {', '.join(sorted(allowed))})"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        file, line = locate(loc)
+        problems.append(Problem(message, path=file, line=line, key=".".join(loc) or None))
+    return problems
+
+
+def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
+    """The keys allowed at ``loc`` inside ``model`` (empty when not a model there)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside ``X``, ``X | None`` or ``Annotated[X, ...]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,102 @@
+"""The TfgenError hierarchy: every user-facing failure, with its location and exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_VERIFY = 3
+EXIT_DRIFT = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem at one place: ``path:line: key: message``."""
+
+    message: str
+    path: str | None = None
+    line: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+            where += ": "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class TfgenError(Exception):
+    """Base of every error tfgen reports to a user; ``exit_code`` says how the CLI exits."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, *problems: Problem) -> None:
+        if not problems:
+            msg = "a TfgenError needs at least one Problem"
+            raise ValueError(msg)
+        self.problems: tuple[Problem, ...] = problems
+        super().__init__(str(self))
+
+    @classmethod
+    def at(
+        cls,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> TfgenError:
+        """Build an error with a single problem."""
+        return cls(Problem(message, path=path, line=line, key=key))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class ConfigError(TfgenError):
+    """An environment file, layer, variable or ``--set`` value is invalid (exit 1)."""
+
+
+class RenderError(TfgenError):
+    """A template failed to render: syntax error, undefined variable, misused filter (exit 1)."""
+
+
+class OutputError(TfgenError):
+    """The output directory cannot be written safely (exit 1)."""
+
+
+class VerifyError(TfgenError):
+    """Rendered output failed verification; nothing was written (exit 3)."""
+
+    exit_code = EXIT_VERIFY
+
+
+class DriftError(TfgenError):
+    """``tfgen check`` found output that differs from a fresh render (exit 4)."""
+
+    exit_code = EXIT_DRIFT
+
+
+class MultiError(TfgenError):
+    """Several environments failed; the exit code is the highest of theirs."""
+
+    def __init__(self, errors: Sequence[TfgenError]) -> None:
+        self.errors = tuple(errors)
+        problems: list[Problem] = [p for e in errors for p in e.problems]
+        super().__init__(*problems)
+        self.exit_code = max((e.exit_code for e in errors), default=EXIT_INPUT)
+
+
+def merge_errors(errors: Iterable[TfgenError]) -> TfgenError | None:
+    """Collapse a list of errors into one (or None when there are none)."""
+    errs = list(errors)
+    if not errs:
+        return None
+    if len(errs) == 1:
+        return errs[0]
+    return MultiError(errs)

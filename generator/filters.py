@@ -1,0 +1,127 @@
+"""Jinja filters that turn data into HCL literals; the only way values reach templates' output."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Characters a reader cannot see or that change how a line reads: C0/C1 controls, DEL,
+# and the Unicode line and paragraph separators.
+_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\$\{|%\{')
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if text == "${":
+        return "$${"
+    if text == "%{":
+        return "%%{"
+    return _ESCAPES.get(text) or f"\\u{ord(text):04x}"
+
+
+def hcl_string(value: Any) -> str:
+    """Quote ``value`` as an HCL string literal that evaluates to exactly ``value``.
+
+    Backslash, quote, newlines and control characters are escaped, and the template
+    sequences ``${`` and ``%{`` become ``$${`` and ``%%{``: data never becomes code.
+
+    Raises:
+        TypeError: ``value`` is not a str.
+    """
+    if not isinstance(value, str):
+        msg = f"hcl_string expects a string, got {type(value).__name__}"
+        raise TypeError(msg)
+    return '"' + _UNSAFE.sub(_escape_match, value) + '"'
+
+
+def hcl_key(value: Any) -> str:
+    """An object key: bare when it is an identifier, quoted otherwise."""
+    if not isinstance(value, str):
+        msg = f"map keys must be strings, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value if _IDENT.fullmatch(value) else hcl_string(value)
+
+
+def hcl(value: Any, indent: int = 0) -> str:
+    """Render a value as an HCL expression, already in ``terraform fmt`` layout.
+
+    Args:
+        value: str, bool, int, float, None, or lists and maps of them.
+        indent: the indentation of the line the expression starts on; a non-empty map
+            is written over several lines, its entries at ``indent + 2``.
+
+    Raises:
+        TypeError: for any other type (a Python repr must never reach the output).
+        ValueError: for NaN or infinite floats.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            msg = f"{value} cannot be written in HCL"
+            raise ValueError(msg)
+        return repr(value)
+    if isinstance(value, str):
+        return hcl_string(value)
+    if isinstance(value, Mapping):
+        return _hcl_map(value, indent)
+    if isinstance(value, Sequence):
+        items = [hcl(v, indent) for v in value]
+        if any("\n" in i for i in items):
+            pad = " " * (indent + 2)
+            body = "".join(f"{pad}{hcl(v, indent + 2)},\n" for v in value)
+            return "[\n" + body + " " * indent + "]"
+        return "[" + ", ".join(items) + "]"
+    msg = f"cannot write a {type(value).__name__} as HCL"
+    raise TypeError(msg)
+
+
+def _hcl_map(value: Mapping[Any, Any], indent: int) -> str:
+    if not value:
+        return "{}"
+    return "{\n" + hcl_attrs(value, indent + 2) + "\n" + " " * indent + "}"
+
+
+def hcl_attrs(value: Mapping[Any, Any], indent: int = 0) -> str:
+    """Render a mapping as ``key = value`` lines at ``indent``, aligned as terraform fmt does.
+
+    Used for a block's body (``backend.hcl``, ``tags``) and inside :func:`hcl` for maps.
+    """
+    if not isinstance(value, Mapping):
+        msg = f"hcl_attrs expects a mapping, got {type(value).__name__}"
+        raise TypeError(msg)
+    pad = " " * indent
+    rows = [(hcl_key(k), hcl(v, indent)) for k, v in value.items()]
+    lines: list[str] = []
+    group: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        # terraform fmt aligns the '=' of consecutive single-line entries.
+        width = max((len(k) for k, _ in group), default=0)
+        lines.extend(f"{pad}{k.ljust(width)} = {v}" for k, v in group)
+        group.clear()
+
+    for key, text in rows:
+        if "\n" in text:
+            flush()
+            lines.append(f"{pad}{key} = {text}")
+        else:
+            group.append((key, text))
+    flush()
+    return "\n".join(lines)
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "hcl": hcl,
+    "hcl_string": hcl_string,
+    "hcl_key": hcl_key,
+    "hcl_attrs": hcl_attrs,
+}

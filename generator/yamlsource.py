@@ -1,0 +1,160 @@
+"""Read one YAML file safely: strict UTF-8, no duplicate keys, bounded aliases, key line numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.errors import ConfigError
+
+# A document may not expand to more nodes than this once aliases are followed: a
+# "billion laughs" file is rejected while still small, before anything is copied.
+MAX_EXPANDED_NODES = 100_000
+# Environment files are small; this keeps a stray multi-megabyte file from being parsed at all.
+MAX_FILE_BYTES = 1 << 20
+
+KeyPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """A parsed YAML mapping, the file it came from and the line of every key in it."""
+
+    path: str
+    data: dict[str, Any]
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+
+def load_yaml_file(file: Path, display: str) -> YamlDoc:
+    """Load ``file`` as a YAML mapping.
+
+    Args:
+        file: the file to read.
+        display: how the file is named in errors (relative to the project).
+
+    Returns:
+        The mapping and a map from each dotted key path to its 1-based line.
+
+    Raises:
+        ConfigError: unreadable, not UTF-8, not YAML, not a mapping, duplicate keys,
+            non-string keys or an alias expansion over the limit.
+    """
+    try:
+        raw = file.read_bytes()
+    except OSError as err:
+        msg = f"cannot read file: {err.strerror}"
+        raise ConfigError.at(msg, path=display) from err
+    if len(raw) > MAX_FILE_BYTES:
+        msg = f"file is larger than {MAX_FILE_BYTES} bytes"
+        raise ConfigError.at(msg, path=display)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        msg = f"not valid UTF-8 (byte 0x{raw[err.start]:02x})"
+        raise ConfigError.at(msg, path=display, line=line) from err
+    return parse_yaml(text, display)
+
+
+def parse_yaml(text: str, display: str) -> YamlDoc:
+    """Parse YAML text into a :class:`YamlDoc` (see :func:`load_yaml_file`)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return YamlDoc(path=display, data={})
+        if not isinstance(node, yaml.MappingNode):
+            msg = f"the top level must be a mapping of keys to values, not {_kind(node)}"
+            raise ConfigError.at(msg, path=display, line=node.start_mark.line + 1)
+        _check_expansion(node, display)
+        lines: dict[KeyPath, int] = {}
+        _walk(node, (), lines, display, set())
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = err.problem or err.context or "invalid YAML"
+        msg = f"YAML syntax error: {problem}"
+        raise ConfigError.at(msg, path=display, line=line) from err
+    except yaml.YAMLError as err:
+        msg = f"YAML error: {err}"
+        raise ConfigError.at(msg, path=display) from err
+    finally:
+        loader.dispose()
+    return YamlDoc(path=display, data=data, lines=lines)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return f"a scalar ({node.value!r})" if len(node.value) < 40 else "a scalar"
+    return "a mapping"
+
+
+def _check_expansion(root: yaml.Node, display: str) -> None:
+    """Reject documents whose alias-expanded size passes the limit (billion laughs)."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk, memoised per node object: shared (aliased) nodes are
+    # counted once per reference without ever being expanded.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        total = 1 + sum(sizes[id(c)] for c in children)
+        if total > MAX_EXPANDED_NODES:
+            msg = (
+                f"the document expands to more than {MAX_EXPANDED_NODES} values through "
+                "aliases (a 'billion laughs' file?)"
+            )
+            raise ConfigError.at(msg, path=display, line=node.start_mark.line + 1)
+        sizes[id(node)] = total
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _walk(
+    node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], display: str, seen: set[int]
+) -> None:
+    """Record the line of every mapping key; reject duplicate and non-string keys."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*prefix, str(index)), lines, display, seen)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first_line: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            _walk(value_node, prefix, lines, display, seen)
+            continue
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            dotted = ".".join(prefix) or "<top level>"
+            msg = "keys must be strings (quote it if it is meant as text)"
+            raise ConfigError.at(msg, path=display, line=line, key=f"{dotted}[{key_node.value!r}]")
+        key = key_node.value
+        if key in first_line:
+            msg = f"duplicate key (first defined on line {first_line[key]})"
+            raise ConfigError.at(msg, path=display, line=line, key=".".join((*prefix, key)))
+        first_line[key] = line
+        lines[(*prefix, key)] = line
+        _walk(value_node, (*prefix, key), lines, display, seen)

@@ -1,0 +1,65 @@
+"""Shared fixtures: a copy of the project in tmp_path, a CLI runner, the golden switch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# Fixed values for the variables the shipped environments read, so goldens are stable.
+GOLDEN_ENVIRON = {"TERRAFORM_STATE_BUCKET": "example-tfstate-prod"}
+
+settings.register_profile("ci", max_examples=500, deadline=None)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite tests/golden/ from the current templates (review the diff!).",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``{relative path: text}`` under ``root``, dedenting each text."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of this repository's environments/ and templates/ in tmp_path."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    for name in ("environments", "templates"):
+        shutil.copytree(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def golden_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    for key, value in GOLDEN_ENVIRON.items():
+        monkeypatch.setenv(key, value)
+    yield dict(GOLDEN_ENVIRON)
