@@ -11,15 +11,21 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Characters a reader cannot see or that change how a line reads: C0/C1 controls, DEL,
 # and the Unicode line and paragraph separators.
-_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\$\{|%\{')
+_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|(?P<tpl>[$%])\{(?P<closed>(?=[^}]*\}))?')
 
 
 def _escape_match(match: re.Match[str]) -> str:
+    sigil = match.group("tpl")
+    if sigil is not None:
+        # `${` and `%{` are written `$${` and `%%{`, as HCL defines. HACK: python-hcl2 8.x
+        # only lexes `$${`/`%%{` when a `}` follows in the same string (its grammar's
+        # ESCAPED_INTERPOLATION is /\$\$\{[^}]*\}/), so an unclosed one would fail our own
+        # parse-back; there the equivalent `\u0024{` / `\u0025{` is written, which
+        # Terraform reads as the same literal text.
+        if match.group("closed") is not None:
+            return sigil * 2 + "{"
+        return f"\\u{ord(sigil):04x}{{"
     text = match.group(0)
-    if text == "${":
-        return "$${"
-    if text == "%{":
-        return "%%{"
     return _ESCAPES.get(text) or f"\\u{ord(text):04x}"
 
 
@@ -73,7 +79,7 @@ def hcl(value: Any, indent: int = 0) -> str:
         return hcl_string(value)
     if isinstance(value, Mapping):
         return _hcl_map(value, indent)
-    if isinstance(value, Sequence):
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         items = [hcl(v, indent) for v in value]
         if any("\n" in i for i in items):
             pad = " " * (indent + 2)
