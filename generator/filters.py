@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jinja2 import Undefined, UndefinedError
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Characters a reader cannot see or that change how a line reads: C0/C1 controls, DEL,
@@ -29,6 +31,14 @@ def _escape_match(match: re.Match[str]) -> str:
     return _ESCAPES.get(text) or f"\\u{ord(text):04x}"
 
 
+def _require_defined(value: Any) -> None:
+    """Raise Jinja's own error for an undefined value, so the message names the variable."""
+    if isinstance(value, Undefined):
+        bool(value)  # StrictUndefined raises UndefinedError("'x' is undefined") here
+        msg = "a value passed to an HCL filter is undefined"
+        raise UndefinedError(msg)
+
+
 def hcl_string(value: Any) -> str:
     """Quote ``value`` as an HCL string literal that evaluates to exactly ``value``.
 
@@ -38,6 +48,7 @@ def hcl_string(value: Any) -> str:
     Raises:
         TypeError: ``value`` is not a str.
     """
+    _require_defined(value)
     if not isinstance(value, str):
         msg = f"hcl_string expects a string, got {type(value).__name__}"
         raise TypeError(msg)
@@ -46,6 +57,7 @@ def hcl_string(value: Any) -> str:
 
 def hcl_key(value: Any) -> str:
     """An object key: bare when it is an identifier, quoted otherwise."""
+    _require_defined(value)
     if not isinstance(value, str):
         msg = f"map keys must be strings, got {type(value).__name__}"
         raise TypeError(msg)
@@ -64,6 +76,7 @@ def hcl(value: Any, indent: int = 0) -> str:
         TypeError: for any other type (a Python repr must never reach the output).
         ValueError: for NaN or infinite floats.
     """
+    _require_defined(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -101,6 +114,7 @@ def hcl_attrs(value: Mapping[Any, Any], indent: int = 0) -> str:
 
     Used for a block's body (``backend.hcl``, ``tags``) and inside :func:`hcl` for maps.
     """
+    _require_defined(value)
     if not isinstance(value, Mapping):
         msg = f"hcl_attrs expects a mapping, got {type(value).__name__}"
         raise TypeError(msg)
