@@ -139,6 +139,58 @@ def load_environment(
     return LoadedEnvironment(config=config, source=source)
 
 
+@dataclass(frozen=True)
+class EnvironmentSummary:
+    """What ``tfgen list`` shows of one environment, read leniently (nothing validated).
+
+    A value whose ``${env:...}`` reference cannot be resolved keeps the reference text;
+    a value that is absent or not a string is None.
+    """
+
+    name: str
+    source: str
+    region: str | None
+    bucket: str | None
+    key: str | None
+
+
+def describe_environment(
+    project_dir: Path, name: str, *, environ: Mapping[str, str] | None = None
+) -> EnvironmentSummary:
+    """Layer one environment and read its region and state location without validating.
+
+    Args:
+        project_dir: the project root (holding ``environments/``).
+        name: the environment name (the file stem).
+        environ: variables for ``${env:...}``; ``os.environ`` when None.
+
+    Returns:
+        The summary; unresolved references are shown, not reported.
+
+    Raises:
+        ConfigError: the file or one of its layers cannot be read (YAML, extends).
+    """
+    data, origins, source = _layered(project_dir, name)
+    env = os.environ if environ is None else environ
+    data, _ = interpolate_tree(data, env, _locator(origins, source), strict=False)
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    backend = data.get("backend") if isinstance(data.get("backend"), dict) else {}
+    project = text(data.get("project"))
+    key = text(backend.get("key"))
+    if "key" not in backend and project is not None:
+        key = f"{project}/{name}/terraform.tfstate"  # the schema's default
+    return EnvironmentSummary(
+        name=name,
+        source=source,
+        region=text(data.get("region")),
+        bucket=text(backend.get("bucket")),
+        key=key,
+    )
+
+
 # --------------------------------------------------------------------------- layering
 
 
