@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from generator.errors import ConfigError, Problem
 from generator.interpolate import KeyPath, interpolate_tree
 from generator.schema import ENV_NAME_RE, EnvironmentConfig
+from generator.secrets import check_no_secrets
 from generator.yamlsource import YamlDoc, load_yaml_file
 
 ENVIRONMENTS_DIR = "environments"
@@ -127,6 +128,7 @@ def load_environment(
     data, problems = interpolate_tree(data, env, locate)
     if problems:
         raise ConfigError(*problems)
+    check_no_secrets(data, locate)
     if "name" in data:
         file, line = locate(("name",))
         msg = "the environment name comes from the file name; remove this key"
