@@ -1,0 +1,105 @@
+"""tfgen schema: the committed schema is current and every shipped file validates against it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from generator.jsonschema_export import SCHEMA_FILE, environment_file_schema, schema_text
+from tests.conftest import ROOT
+
+COMMITTED = ROOT / SCHEMA_FILE
+MODELINE = "# yaml-language-server: $schema=../schema/environment.schema.json"
+REGENERATE = f"The schema changed: run `tfgen schema > {SCHEMA_FILE}` and commit it."
+SHIPPED = sorted((ROOT / "environments").glob("*.yaml"))
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def errors_for(doc: Any) -> list[str]:
+    return [e.message for e in validator().iter_errors(doc)]
+
+
+def test_committed_schema_equals_tfgen_schema(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["schema"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == schema_text()
+    assert COMMITTED.read_text(encoding="utf-8") == result.stdout, REGENERATE
+
+
+def test_schema_is_valid_draft_2020_12() -> None:
+    schema = environment_file_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_file_points_at_the_schema_and_validates(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == MODELINE
+    assert errors_for(yaml.safe_load(text) or {}) == []
+
+
+def test_no_key_is_required_anywhere() -> None:
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            assert "required" not in node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(environment_file_schema())
+    assert errors_for({}) == []  # an empty layer is a valid file
+
+
+def test_name_is_refused_and_extends_is_allowed() -> None:
+    assert errors_for({"name": "dev"}) != []
+    assert errors_for({"extends": ["_base", "_eu"]}) == []
+    assert errors_for({"extends": "_base"}) == []
+    assert errors_for({"extends": ["../etc/passwd"]}) != []
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"regoin": "eu-west-1"},  # unknown key
+        {"network": {"az_count": "2"}},  # wrong type
+        {"network": {"az_count": 9}},  # out of range
+        {"backend": {"encrypt": "yes"}},
+        {"backend": {"dynamodb_table": "a b"}},  # pattern
+        {"tags": {"Owner": "a" * 300}},  # too long
+    ],
+)
+def test_invalid_files_are_rejected(doc: dict[str, Any]) -> None:
+    assert errors_for(doc) != []
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"backend": {"bucket": "${env:TERRAFORM_STATE_BUCKET}"}},
+        {"backend": {"dynamodb_table": "${env:LOCK_TABLE:-catalog-locks}"}},
+        {"tags": {"Owner": "${env:OWNER}"}},
+        {"endpoint": "${env:AWS_ENDPOINT_URL:-http://127.0.0.1:5000}"},
+    ],
+)
+def test_env_references_are_accepted_where_strings_are_constrained(doc: dict[str, Any]) -> None:
+    assert errors_for(doc) == []
+
+
+def test_a_reference_is_not_accepted_where_a_number_is_expected() -> None:
+    # The model is strict: a reference resolves to a string, which tfgen would refuse too.
+    assert errors_for({"network": {"az_count": "${env:AZ_COUNT}"}}) != []
