@@ -1,0 +1,255 @@
+"""In-process measurements, run by run.py in a fresh interpreter; prints one JSON object.
+
+Modes:
+  stages      per-stage cost (load+validate, render, verify, write), first run and warm
+  profile     cProfile of the first and of warm in-process renders: top functions
+  parser      python-hcl2's Lark parser: import, load from its cache, build without cache
+  sequential  generate() over every environment of a project, in this one process
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import sys
+import sysconfig
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    start = _now()
+    value = func()
+    return _now() - start, value
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    q1, _, q3 = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else (ordered * 3)
+    return {
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "q1": q1,
+        "q3": q3,
+        "n": len(ordered),
+    }
+
+
+def mode_stages(project: Path, envs: list[str], warm: int, out_root: Path) -> dict[str, Any]:
+    """First-run and warm cost of each stage; imports are timed on their own."""
+    imports: dict[str, float] = {}
+    start = _now()
+    from generator.config import load_environment
+
+    imports["generator.config (yaml, pydantic, schema models)"] = _now() - start
+    start = _now()
+    from generator.render import TEMPLATES_DIR, render_environment
+
+    imports["generator.render (jinja2, filters)"] = _now() - start
+    start = _now()
+    from generator.verify import verify_rendered
+    from generator.writer import write_output
+
+    imports["generator.verify + generator.writer"] = _now() - start
+
+    templates = project / TEMPLATES_DIR
+    environ = dict(os.environ)
+
+    def one(name: str, target: Path, timings: dict[str, list[float]], first: bool) -> None:
+        dt, loaded = _timed(lambda: load_environment(project, name, environ=environ))
+        timings["load+validate"].append(dt)
+        config = loaded.config
+        dt, files = _timed(lambda: render_environment(config, templates, source=loaded.source))
+        timings["render"].append(dt)
+        if first:
+            # python-hcl2 is imported lazily by verify; its Lark parser loads from a cache.
+            def setup() -> None:
+                import hcl2.parser
+
+                hcl2.parser.parser()
+
+            timings["verify: import hcl2 + load parser"].append(_timed(setup)[0])
+        prefix = f"out/{name}"
+        timings["verify"].append(
+            _timed(lambda: verify_rendered(files, config, out_prefix=prefix))[0]
+        )
+        display = f"out/{target.name}"
+        timings["write (fresh folder)"].append(
+            _timed(lambda: write_output(target, files, display=display))[0]
+        )
+        timings["write (up to date)"].append(
+            _timed(lambda: write_output(target, files, display=display))[0]
+        )
+        timings["files"].append(float(len(files)))
+        timings["bytes"].append(float(sum(len(t.encode("utf-8")) for t in files.values())))
+
+    first: dict[str, list[float]] = _empty()
+    one(envs[0], out_root / f"first-{envs[0]}", first, first=True)
+    per_env: dict[str, dict[str, dict[str, float]]] = {}
+    for name in envs:
+        timings = _empty()
+        for i in range(warm):
+            one(name, out_root / f"warm-{name}-{i}", timings, first=False)
+        per_env[name] = {k: _spread(v) for k, v in timings.items() if v}
+    return {
+        "imports": imports,
+        "first_env": envs[0],
+        "first": {k: v[0] for k, v in first.items() if v},
+        "warm": per_env,
+    }
+
+
+def _empty() -> dict[str, list[float]]:
+    keys = (
+        "load+validate",
+        "render",
+        "verify: import hcl2 + load parser",
+        "verify",
+        "write (fresh folder)",
+        "write (up to date)",
+        "files",
+        "bytes",
+    )
+    return {k: [] for k in keys}
+
+
+def _short(filename: str) -> str:
+    for base in (sysconfig.get_paths()["purelib"], str(ROOT), sysconfig.get_paths()["stdlib"]):
+        if filename.startswith(base):
+            return filename[len(base) :].lstrip("/")
+    return filename
+
+
+def _top(prof: cProfile.Profile, key: str, limit: int) -> list[dict[str, Any]]:
+    stats = pstats.Stats(prof)
+    rows = []
+    for (filename, line, func), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "function": f"{_short(filename)}:{line}({func})",
+                "calls": calls,
+                "tottime": tottime,
+                "cumtime": cumtime,
+            }
+        )
+    rows.sort(key=lambda r: r[key], reverse=True)
+    return rows[:limit]
+
+
+def mode_profile(project: Path, env: str, warm: int, out_root: Path, limit: int) -> dict[str, Any]:
+    """cProfile of one first in-process render (after imports) and of ``warm`` warm ones."""
+    from generator.config import load_environment
+    from generator.render import TEMPLATES_DIR, render_environment
+    from generator.verify import verify_rendered
+    from generator.writer import write_output
+
+    templates = project / TEMPLATES_DIR
+
+    def once(target: Path) -> None:
+        loaded = load_environment(project, env)
+        files = render_environment(loaded.config, templates, source=loaded.source)
+        verify_rendered(files, loaded.config, out_prefix=f"out/{env}")
+        write_output(target, files, display=f"out/{target.name}")
+
+    first = cProfile.Profile()
+    first.runcall(once, out_root / "profile-first")
+    warm_prof = cProfile.Profile()
+    warm_prof.enable()
+    for i in range(warm):
+        once(out_root / f"profile-warm-{i}")
+    warm_prof.disable()
+    return {
+        "env": env,
+        "warm_runs": warm,
+        "first_total": pstats.Stats(first).total_tt,  # type: ignore[attr-defined]
+        "warm_total": pstats.Stats(warm_prof).total_tt,  # type: ignore[attr-defined]
+        "first_cumtime": _top(first, "cumtime", limit),
+        "first_tottime": _top(first, "tottime", limit),
+        "warm_cumtime": _top(warm_prof, "cumtime", limit),
+        "warm_tottime": _top(warm_prof, "tottime", limit),
+    }
+
+
+def mode_parser(no_cache: bool) -> dict[str, Any]:
+    """How long python-hcl2's parser takes to import and to load (cached and not)."""
+    result: dict[str, Any] = {}
+    start = _now()
+    import hcl2.parser
+
+    result["import_hcl2"] = _now() - start
+    cache = Path(hcl2.parser.PARSER_FILE)
+    result["cache_file"] = str(cache)
+    result["cache_existed"] = cache.is_file()
+    result["cache_dir_writable"] = os.access(cache.parent, os.W_OK)
+    start = _now()
+    hcl2.parser.parser()
+    result["load"] = _now() - start
+    result["cache_exists_after"] = cache.is_file()
+    result["cache_bytes"] = cache.stat().st_size if cache.is_file() else 0
+    if no_cache:
+        from hcl2.postlexer import PostLexer
+        from lark import Lark
+
+        start = _now()
+        Lark.open(
+            "hcl2.lark",
+            parser="lalr",
+            rel_to=hcl2.parser.__file__,
+            propagate_positions=True,
+            postlex=PostLexer(),
+        )
+        result["build_without_cache"] = _now() - start
+    return result
+
+
+def mode_sequential(project: Path, out_root: Path) -> dict[str, Any]:
+    """generate() over every environment of ``project`` in this single process."""
+    start = _now()
+    from generator.config import list_environments
+    from generator.pipeline import generate
+
+    imported = _now()
+    names = list_environments(project)
+    generate(project_dir=project, environments=names, out_dir=out_root)
+    done = _now()
+    return {"count": len(names), "import": imported - start, "generate": done - imported}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=("stages", "profile", "parser", "sequential"))
+    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument("--envs", default="prod")
+    parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--out", type=Path, required=False)
+    parser.add_argument("--limit", type=int, default=15)
+    parser.add_argument("--no-cache", action="store_true")
+    args = parser.parse_args()
+    out = args.out
+    result: dict[str, Any]
+    if args.mode == "stages":
+        result = mode_stages(args.project, args.envs.split(","), args.warm, out)
+    elif args.mode == "profile":
+        result = mode_profile(args.project, args.envs.split(",")[0], args.warm, out, args.limit)
+    elif args.mode == "parser":
+        result = mode_parser(args.no_cache)
+    else:
+        result = mode_sequential(args.project, out)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
