@@ -7,6 +7,177 @@ resource "aws_vpc" "main" {
   enable_dns_hostnames = true
 
   tags = {
-    Name = "catalog-dev-vpc"
+    Name = "catalog-api-dev-vpc"
+  }
+}
+
+# The VPC's default security group, stripped of all rules: nothing may rely on it.
+resource "aws_default_security_group" "default" {
+  vpc_id = aws_vpc.main.id
+
+  tags = {
+    Name = "catalog-api-dev-default-deny"
+  }
+}
+
+resource "aws_internet_gateway" "main" {
+  vpc_id = aws_vpc.main.id
+
+  tags = {
+    Name = "catalog-api-dev-igw"
+  }
+}
+
+# Subnets in 2 AZs, pinned by name: eu-west-1a, eu-west-1b.
+# Each is an eighth of the VPC. Public ones (the first eighths) hold the ALB and the NAT
+# gateways; private ones (the upper half) hold the tasks and the database. Nothing gets
+# a public IP by default.
+resource "aws_subnet" "public" {
+  count = 2
+
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = ["10.10.0.0/19", "10.10.32.0/19"][count.index]
+  availability_zone       = ["eu-west-1a", "eu-west-1b"][count.index]
+  map_public_ip_on_launch = false
+
+  tags = {
+    Name = format("%s-public-%s", "catalog-api-dev", ["eu-west-1a", "eu-west-1b"][count.index])
+  }
+}
+
+resource "aws_subnet" "private" {
+  count = 2
+
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = ["10.10.128.0/19", "10.10.160.0/19"][count.index]
+  availability_zone       = ["eu-west-1a", "eu-west-1b"][count.index]
+  map_public_ip_on_launch = false
+
+  tags = {
+    Name = format("%s-private-%s", "catalog-api-dev", ["eu-west-1a", "eu-west-1b"][count.index])
+  }
+}
+
+# One NAT gateway for all AZs (cheaper; its AZ is a single point of failure for egress).
+resource "aws_eip" "nat" {
+  count  = 1
+  domain = "vpc"
+
+  tags = {
+    Name = format("%s-nat-%d", "catalog-api-dev", count.index)
+  }
+
+  depends_on = [aws_internet_gateway.main]
+}
+
+resource "aws_nat_gateway" "main" {
+  count = 1
+
+  allocation_id = aws_eip.nat[count.index].id
+  subnet_id     = aws_subnet.public[count.index].id
+
+  tags = {
+    Name = format("%s-nat-%d", "catalog-api-dev", count.index)
+  }
+
+  depends_on = [aws_internet_gateway.main]
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.main.id
+
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.main.id
+  }
+
+  tags = {
+    Name = "catalog-api-dev-public"
+  }
+}
+
+resource "aws_route_table_association" "public" {
+  count = 2
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_route_table" "private" {
+  count = 2
+
+  vpc_id = aws_vpc.main.id
+
+  route {
+    cidr_block     = "0.0.0.0/0"
+    nat_gateway_id = aws_nat_gateway.main[0].id
+  }
+
+  tags = {
+    Name = format("%s-private-%s", "catalog-api-dev", ["eu-west-1a", "eu-west-1b"][count.index])
+  }
+}
+
+resource "aws_route_table_association" "private" {
+  count = 2
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private[count.index].id
+}
+
+# VPC flow logs (all traffic) to CloudWatch Logs, written through a role that may only
+# write to that one log group.
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  # checkov:skip=CKV_AWS_338: retention below a year is this environment's cost decision (raise it in the environment file)
+  # checkov:skip=CKV_AWS_158: encrypted with the CloudWatch Logs service key; kms.enabled adds a customer managed key
+  name              = "/aws/vpc/catalog-api-dev/flow-logs"
+  retention_in_days = 7
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name               = "catalog-api-dev-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs.json
+}
+
+resource "aws_flow_log" "main" {
+  vpc_id                   = aws_vpc.main.id
+  traffic_type             = "ALL"
+  log_destination_type     = "cloud-watch-logs"
+  log_destination          = aws_cloudwatch_log_group.flow_logs.arn
+  iam_role_arn             = aws_iam_role.flow_logs.arn
+  max_aggregation_interval = 60
+
+  tags = {
+    Name = "catalog-api-dev-flow-logs"
   }
 }

@@ -7,6 +7,176 @@ resource "aws_vpc" "main" {
   enable_dns_hostnames = true
 
   tags = {
-    Name = "catalog-prod-vpc"
+    Name = "catalog-api-prod-vpc"
+  }
+}
+
+# The VPC's default security group, stripped of all rules: nothing may rely on it.
+resource "aws_default_security_group" "default" {
+  vpc_id = aws_vpc.main.id
+
+  tags = {
+    Name = "catalog-api-prod-default-deny"
+  }
+}
+
+resource "aws_internet_gateway" "main" {
+  vpc_id = aws_vpc.main.id
+
+  tags = {
+    Name = "catalog-api-prod-igw"
+  }
+}
+
+# Subnets in 3 AZs, pinned by name: eu-west-1a, eu-west-1b, eu-west-1c.
+# Each is an eighth of the VPC. Public ones (the first eighths) hold the ALB and the NAT
+# gateways; private ones (the upper half) hold the tasks and the database. Nothing gets
+# a public IP by default.
+resource "aws_subnet" "public" {
+  count = 3
+
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = ["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"][count.index]
+  availability_zone       = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][count.index]
+  map_public_ip_on_launch = false
+
+  tags = {
+    Name = format("%s-public-%s", "catalog-api-prod", ["eu-west-1a", "eu-west-1b", "eu-west-1c"][count.index])
+  }
+}
+
+resource "aws_subnet" "private" {
+  count = 3
+
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = ["10.30.128.0/19", "10.30.160.0/19", "10.30.192.0/19"][count.index]
+  availability_zone       = ["eu-west-1a", "eu-west-1b", "eu-west-1c"][count.index]
+  map_public_ip_on_launch = false
+
+  tags = {
+    Name = format("%s-private-%s", "catalog-api-prod", ["eu-west-1a", "eu-west-1b", "eu-west-1c"][count.index])
+  }
+}
+
+# One NAT gateway per AZ: losing an AZ does not cut the others off.
+resource "aws_eip" "nat" {
+  count  = 3
+  domain = "vpc"
+
+  tags = {
+    Name = format("%s-nat-%d", "catalog-api-prod", count.index)
+  }
+
+  depends_on = [aws_internet_gateway.main]
+}
+
+resource "aws_nat_gateway" "main" {
+  count = 3
+
+  allocation_id = aws_eip.nat[count.index].id
+  subnet_id     = aws_subnet.public[count.index].id
+
+  tags = {
+    Name = format("%s-nat-%d", "catalog-api-prod", count.index)
+  }
+
+  depends_on = [aws_internet_gateway.main]
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.main.id
+
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.main.id
+  }
+
+  tags = {
+    Name = "catalog-api-prod-public"
+  }
+}
+
+resource "aws_route_table_association" "public" {
+  count = 3
+
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_route_table" "private" {
+  count = 3
+
+  vpc_id = aws_vpc.main.id
+
+  route {
+    cidr_block     = "0.0.0.0/0"
+    nat_gateway_id = aws_nat_gateway.main[count.index].id
+  }
+
+  tags = {
+    Name = format("%s-private-%s", "catalog-api-prod", ["eu-west-1a", "eu-west-1b", "eu-west-1c"][count.index])
+  }
+}
+
+resource "aws_route_table_association" "private" {
+  count = 3
+
+  subnet_id      = aws_subnet.private[count.index].id
+  route_table_id = aws_route_table.private[count.index].id
+}
+
+# VPC flow logs (all traffic) to CloudWatch Logs, written through a role that may only
+# write to that one log group.
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  name              = "/aws/vpc/catalog-api-prod/flow-logs"
+  retention_in_days = 365
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name               = "catalog-api-prod-flow-logs"
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "write-flow-logs"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs.json
+}
+
+resource "aws_flow_log" "main" {
+  vpc_id                   = aws_vpc.main.id
+  traffic_type             = "ALL"
+  log_destination_type     = "cloud-watch-logs"
+  log_destination          = aws_cloudwatch_log_group.flow_logs.arn
+  iam_role_arn             = aws_iam_role.flow_logs.arn
+  max_aggregation_interval = 60
+
+  tags = {
+    Name = "catalog-api-prod-flow-logs"
   }
 }
