@@ -8,13 +8,19 @@ from typing import Any
 
 import yaml
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, Problem
 
 # A document may not expand to more nodes than this once aliases are followed: a
 # "billion laughs" file is rejected while still small, before anything is copied.
 MAX_EXPANDED_NODES = 100_000
-# Environment files are small; this keeps a stray multi-megabyte file from being parsed at all.
-MAX_FILE_BYTES = 1 << 20
+# Composing stops after this many distinct values: PyYAML is pure Python here (about 30 µs
+# a value), so this bounds both the time and the memory a hostile file can take.
+MAX_NODES = 20_000
+# Environment files are a few KiB; this keeps a stray large file from being parsed at all.
+MAX_FILE_BYTES = 256 * 1024
+# Nesting deeper than this is refused while composing, long before Python's recursion limit
+# (PyYAML composes recursively, about three frames per level).
+MAX_DEPTH = 64
 
 KeyPath = tuple[str, ...]
 
@@ -59,9 +65,50 @@ def load_yaml_file(file: Path, display: str) -> YamlDoc:
     return parse_yaml(text, display)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that stops composing at :data:`MAX_DEPTH` levels or too many nodes.
+
+    Both limits hold before any alias is followed, so memory stays bounded by the limits,
+    not by what a hostile file asks for.
+    """
+
+    def __init__(self, text: str, display: str) -> None:
+        super().__init__(text)
+        self._display = display
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                msg = (
+                    f"nested more than {MAX_DEPTH} levels deep"
+                    if self._depth > MAX_DEPTH
+                    else f"the document has more than {MAX_NODES} values"
+                )
+                raise ConfigError.at(msg, path=self._display, line=mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # The scanner looks ahead over every open '[' or '{' (quadratic time): refuse deep
+        # flow nesting here, before the composer sees it.
+        if self.flow_level >= MAX_DEPTH:
+            msg = f"nested more than {MAX_DEPTH} levels deep"
+            raise ConfigError.at(msg, path=self._display, line=self.line + 1)
+        super().fetch_flow_collection_start(token_class)
+
+
 def parse_yaml(text: str, display: str) -> YamlDoc:
     """Parse YAML text into a :class:`YamlDoc` (see :func:`load_yaml_file`)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _BoundedLoader(text, display)
+    except yaml.reader.ReaderError as err:  # the reader checks every character up front
+        raise _reader_error(err, text, display) from err
     try:
         node = loader.get_single_node()
         if node is None:
@@ -79,12 +126,21 @@ def parse_yaml(text: str, display: str) -> YamlDoc:
         problem = err.problem or err.context or "invalid YAML"
         msg = f"YAML syntax error: {problem}"
         raise ConfigError.at(msg, path=display, line=line) from err
+    except yaml.reader.ReaderError as err:
+        raise _reader_error(err, text, display) from err
     except yaml.YAMLError as err:
         msg = f"YAML error: {err}"
         raise ConfigError.at(msg, path=display) from err
     finally:
         loader.dispose()
     return YamlDoc(path=display, data=data, lines=lines)
+
+
+def _reader_error(err: yaml.reader.ReaderError, text: str, display: str) -> ConfigError:
+    line = text[: err.position].count("\n") + 1
+    code = err.character if isinstance(err.character, int) else ord(err.character)
+    msg = f"character U+{code:04X} is not allowed in YAML (a control character)"
+    return ConfigError(Problem(msg, path=display, line=line))
 
 
 def _kind(node: yaml.Node) -> str:
@@ -99,17 +155,24 @@ def _check_expansion(root: yaml.Node, display: str) -> None:
     """Reject documents whose alias-expanded size passes the limit (billion laughs)."""
     sizes: dict[int, int] = {}
     # Iterative post-order walk, memoised per node object: shared (aliased) nodes are
-    # counted once per reference without ever being expanded.
+    # counted once per reference without ever being expanded. `open_nodes` holds the
+    # ancestors of the node being visited: meeting one again is an alias to itself.
+    open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
-        if id(node) in sizes:
-            continue
         children = _children(node)
         if not done:
+            if id(node) in sizes:
+                continue
+            if id(node) in open_nodes:
+                msg = "an alias refers to a node that contains it (a recursive structure)"
+                raise ConfigError.at(msg, path=display, line=node.start_mark.line + 1)
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
             continue
+        open_nodes.discard(id(node))
         total = 1 + sum(sizes[id(c)] for c in children)
         if total > MAX_EXPANDED_NODES:
             msg = (
