@@ -1,0 +1,48 @@
+"""Snapshots of output folders for tests that promise "nothing changed" or "old set or new set"."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from generator.writer import MANIFEST, read_manifest
+
+# One entry of a snapshot: ("file", bytes, mtime_ns, inode), ("dir", inode), ("link", target).
+Entry = tuple[object, ...]
+
+
+def snapshot(root: Path) -> dict[str, Entry]:
+    """Every entry under ``root`` (links not followed) with its bytes, mtime and inode.
+
+    Two equal snapshots mean byte-identical trees in which no file was rewritten, even
+    with the same bytes. Folders are compared by inode, not mtime: moving an entry out
+    and back changes a folder's mtime but nothing a user sees.
+    """
+    found: dict[str, Entry] = {}
+    if not os.path.lexists(root):
+        return found
+    for path in sorted([root, *root.rglob("*")]):
+        rel = path.relative_to(root).as_posix()
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            found[rel] = ("link", str(path.readlink()))
+        elif stat.S_ISDIR(info.st_mode):
+            found[rel] = ("dir", info.st_ino)
+        else:
+            found[rel] = ("file", path.read_bytes(), info.st_mtime_ns, info.st_ino)
+    return found
+
+
+def contents(root: Path) -> dict[str, object]:
+    """Like :func:`snapshot` but content only: file bytes, link targets, folder names."""
+    return {
+        rel: entry[1] if entry[0] == "file" else entry[0:2] if entry[0] == "link" else "dir"
+        for rel, entry in snapshot(root).items()
+    }
+
+
+def generated_set(directory: Path) -> dict[str, bytes]:
+    """The generated files of an output folder: its manifest and every file it lists."""
+    names = [*read_manifest(directory), MANIFEST]
+    return {n: (directory / n).read_bytes() for n in names if (directory / n).is_file()}
