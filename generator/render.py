@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import pickle
 from pathlib import Path
 from types import TracebackType
 
 import jinja2
+import jinja2.bccache
 
 from generator.errors import Problem, RenderError
 from generator.filters import FILTERS
@@ -36,7 +40,66 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters.update(FILTERS)
+    env.bytecode_cache = _bytecode_cache(env)
     return env
+
+
+class _CompiledTemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's own bytecode cache (user-private temp folder), salted and never fatal.
+
+    Compiling the templates is most of a cold render's template time; a later process
+    reuses the compiled code. Jinja checks each entry against the template's source
+    (SHA-1) and the Python version. The salt adds what else shapes the compiled code
+    (Jinja version, syntax and whitespace settings, filter and test names), so an entry
+    is only reused by an identically configured environment. A cache that cannot be
+    read or written is skipped: it never makes a render fail.
+    """
+
+    def __init__(self, salt: str) -> None:
+        super().__init__(pattern="__tfgen_%s.cache")
+        self.salt = salt
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"{self.salt}|{name}", filename)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):  # unreadable: compile
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        # A full or read-only disk only costs the next run a compile.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
+    settings = (
+        jinja2.__version__,
+        env.block_start_string,
+        env.block_end_string,
+        env.variable_start_string,
+        env.variable_end_string,
+        env.comment_start_string,
+        env.comment_end_string,
+        env.line_statement_prefix,
+        env.line_comment_prefix,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.keep_trailing_newline,
+        env.newline_sequence,
+        env.autoescape,
+        env.optimized,
+        sorted(env.extensions),
+        sorted(env.filters),
+        sorted(env.tests),
+    )
+    salt = hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
+    try:
+        return _CompiledTemplateCache(salt)
+    except (OSError, RuntimeError):  # no safe private temp folder: compile every run
+        return None
 
 
 def template_names(templates_dir: Path) -> list[str]:
