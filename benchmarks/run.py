@@ -129,6 +129,8 @@ def child_env() -> dict[str, str]:
         if k not in ("PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE", "PYTHONSTARTUP")
     }
     env.setdefault("TERRAFORM_STATE_BUCKET", STATE_BUCKET)
+    # Measure the code of this checkout even when the venv's editable install points elsewhere.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -330,6 +332,15 @@ class AllRun:
     internal: list[float] = field(default_factory=list)
 
 
+# Runs per way of rendering, by project size: the big sizes only take the default way once,
+# so that the whole benchmark stays within a few minutes on 2 cores.
+FULL_REPS = {10: 3, 100: 2}
+QUICK_REPS = {10: 1, 100: 1}
+ALL_WAYS_UP_TO = 10  # sizes up to this also run --jobs 1 and --jobs <cores>
+SINGLE_UP_TO = 100  # sizes up to this also run --jobs 1 (the scaling reference)
+CHECK_UP_TO = 100  # sizes up to this also run `check --all` after the render
+
+
 def render_all(
     features: Features,
     sizes: Sequence[int],
@@ -351,15 +362,16 @@ def render_all(
         ways: list[tuple[str, list[str] | None]] = []
         if features.render_all:
             ways.append(("tfgen render --all", [*tfgen, "render", "--all"]))
-            if features.jobs_option:
-                j = features.jobs_option
+            j = features.jobs_option
+            if j and size <= SINGLE_UP_TO:
                 ways.append((f"tfgen render --all {j} 1", [*tfgen, "render", "--all", j, "1"]))
+            if j and size <= ALL_WAYS_UP_TO:
                 ways.append(
                     (f"tfgen render --all {j} {cores}", [*tfgen, "render", "--all", j, str(cores)])
                 )
         else:
             ways.append(("tfgen render <every env> (no --all yet)", [*tfgen, "render", *names]))
-        if not features.jobs_option:
+        if not features.jobs_option and size <= SINGLE_UP_TO:
             ways.append(("in-process generate(), one process", None))
         for label, argv in ways:
             run = AllRun(label, size, [])
@@ -367,33 +379,26 @@ def render_all(
                 shutil.rmtree(out, ignore_errors=True)
                 if argv is None:
                     start = time.perf_counter()
-                    seq = run_json(
-                        [
-                            PYTHON,
-                            str(HERE / "stages.py"),
-                            "sequential",
-                            "--project",
-                            str(project),
-                            "--out",
-                            str(out),
-                        ],
-                        cwd=project,
-                        env=env,
-                    )
+                    seq_argv = [PYTHON, str(HERE / "stages.py"), "sequential"]
+                    seq_argv += ["--project", str(project), "--out", str(out)]
+                    seq = run_json(seq_argv, cwd=project, env=env)
                     wall = time.perf_counter() - start
                     run.samples.append(Sample(wall, 0, 0.0, 0, ""))
                     run.internal.append(seq["generate"])
                     continue
                 sample = run_child(argv, cwd=project, env=env)
                 if sample.rc != 0:
-                    msg = f"{label} over {size} environments exited {sample.rc}:\n"
+                    msg = (
+                        f"{label} over {size} synthetic environments (copies of "
+                        f"{base_name}.yaml made by benchmarks/synth.py) exited {sample.rc}:\n"
+                    )
                     raise RuntimeError(msg + sample.stderr[-2000:])
                 run.samples.append(sample)
             written = sum(1 for d in out.iterdir() if d.is_dir()) if out.is_dir() else 0
             if written != size:
                 notes.append(f"{label} at {size}: {written} output folders, expected {size}")
             runs.append(run)
-        if features.check_all:
+        if features.check_all and size <= CHECK_UP_TO:
             sample = run_child([*tfgen, "check", "--all"], cwd=project, env=env)
             runs.append(AllRun("tfgen check --all (after a render)", size, [sample]))
             if sample.rc != 0:
@@ -481,9 +486,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=15, help="rounds of cold CLI runs")
+    parser.add_argument("--repeat", type=int, default=10, help="rounds of cold CLI runs")
     parser.add_argument("--sizes", default="10,100,500", help="synthetic project sizes")
-    parser.add_argument("--warm", type=int, default=20, help="warm in-process iterations")
+    parser.add_argument("--warm", type=int, default=10, help="warm in-process iterations")
     parser.add_argument("--base-env", default=None, help="environment the synthetic ones copy")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
@@ -491,7 +496,7 @@ def main() -> int:
     repeat = 3 if args.quick else args.repeat
     warm = 5 if args.quick else args.warm
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    reps = {10: 1, 100: 1} if args.quick else {10: 5, 100: 3}
+    reps = QUICK_REPS if args.quick else FULL_REPS
     env = child_env()
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -554,7 +559,7 @@ def main() -> int:
                 "--envs",
                 "prod",
                 "--warm",
-                "20",
+                "5",
                 "--out",
                 str(work / "profile"),
             ],
@@ -763,8 +768,9 @@ def main() -> int:
         "`generator.config.load_environment`, `generator.render.render_environment`, "
         "`generator.verify.verify_rendered`, `generator.writer.write_output`, timed with "
         f"`time.perf_counter`. First run: the first environment (`{stage_runs[0]['first_env']}`) "
-        f"in a fresh interpreter (median of {len(stage_runs)}); it compiles the Jinja templates "
-        "and loads the HCL parser. Warm: median [IQR] of "
+        f"in a fresh interpreter (median of {len(stage_runs)}); it loads the compiled templates "
+        "from Jinja's bytecode cache and python-hcl2's parser from its cache, as every run "
+        "after the first on a machine does. Warm: median [IQR] of "
         f"{warm} iterations after that.",
         "",
     ]
@@ -903,5 +909,14 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """main(), but a failed measurement leaves the previous RESULTS.md untouched."""
+    try:
+        return main()
+    except RuntimeError as err:
+        print(f"benchmark aborted, RESULTS.md left unchanged: {err}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())
