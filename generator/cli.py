@@ -10,7 +10,8 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -172,8 +173,15 @@ class _Progress:
             self._stream.flush()
 
 
-def _progress() -> _Progress | None:
-    return _Progress(sys.stderr) if sys.stderr.isatty() else None
+@contextmanager
+def _progress() -> Iterator[_Progress | None]:
+    """A progress display on a terminal's stderr, cleared at the end; None elsewhere."""
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def want_colour(stream: IO[str], environ: dict[str, str] | os._Environ[str]) -> bool:
@@ -244,8 +252,7 @@ def render(
     from generator.pipeline import generate
 
     def action() -> None:
-        progress = _progress()
-        try:
+        with _progress() as progress:
             results = generate(
                 project_dir=project_dir,
                 environments=environments,
@@ -257,9 +264,6 @@ def render(
                 workers=jobs,
                 progress=progress,
             )
-        finally:
-            if progress is not None:
-                progress.close()
         for result in results:
             written = result.written
             changed = len(written.written) + len(written.removed) if written else 0
@@ -294,8 +298,7 @@ def validate(
     from generator.pipeline import generate
 
     def action() -> None:
-        progress = _progress()
-        try:
+        with _progress() as progress:
             results = generate(
                 project_dir=project_dir,
                 environments=environments,
@@ -307,9 +310,6 @@ def validate(
                 workers=jobs,
                 progress=progress,
             )
-        finally:
-            if progress is not None:
-                progress.close()
         for result in results:
             count = len(result.rendered.files)
             click.echo(f"{result.rendered.name}: valid ({count} files verified)", err=True)
@@ -346,8 +346,7 @@ def check(
     from generator.drift import check_output
 
     def action() -> None:
-        progress = _progress()
-        try:
+        with _progress() as progress:
             report = check_output(
                 project_dir=project_dir,
                 environments=environments,
@@ -358,9 +357,6 @@ def check(
                 workers=jobs,
                 progress=progress,
             )
-        finally:
-            if progress is not None:
-                progress.close()
         _echo_diff(report.diff)
         for env in report.environments:
             state = f"{len(env.files)} file(s) differ" if env.files else "up to date"

@@ -389,7 +389,26 @@ def test_progress_is_off_when_stderr_is_not_a_terminal(runner: CliRunner, projec
     result = invoke(runner, project, "validate", "--all")
     assert result.exit_code == 0
     assert "\r" not in result.stderr
-    assert cli_module._progress() is None or sys.stderr.isatty()
+
+
+def test_progress_context_is_none_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with cli_module._progress() as progress:
+        assert progress is None
+
+
+def test_progress_context_clears_its_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(cli_module, "PROGRESS_DELAY", 0.0)
+    with cli_module._progress() as progress:
+        assert progress is not None
+        progress(1, 2, "dev")
+    assert stream.getvalue() == "\r\x1b[K[1/2] dev\r\x1b[K"
 
 
 def test_environment_names_complete_from_the_project(project: Path) -> None:
