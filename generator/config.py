@@ -154,6 +154,7 @@ class EnvironmentSummary:
     region: str | None
     bucket: str | None
     key: str | None
+    endpoint: str | None = None
 
 
 def describe_environment(
@@ -190,6 +191,7 @@ def describe_environment(
         region=text(data.get("region")),
         bucket=text(backend.get("bucket")),
         key=key,
+        endpoint=text(data.get("endpoint")),
     )
 
 

@@ -45,7 +45,11 @@ def list_summaries(
 
 
 def summaries_json(summaries: Sequence[EnvironmentSummary]) -> str:
-    """A JSON array of objects (name, file, region, bucket, key), usable as a CI matrix."""
+    """A JSON array of objects, one line, usable as a CI matrix as it is.
+
+    Each object has name, file, region, bucket, key and endpoint (null unless the
+    environment talks to an emulator, so CI can leave those out).
+    """
     rows = [
         {
             "name": s.name,
@@ -53,10 +57,11 @@ def summaries_json(summaries: Sequence[EnvironmentSummary]) -> str:
             "region": s.region,
             "bucket": s.bucket,
             "key": s.key,
+            "endpoint": s.endpoint,
         }
         for s in summaries
     ]
-    return json.dumps(rows, indent=2) + "\n"
+    return json.dumps(rows, separators=(",", ":")) + "\n"
 
 
 def summaries_table(summaries: Sequence[EnvironmentSummary]) -> str:

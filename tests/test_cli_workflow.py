@@ -331,8 +331,11 @@ def test_all_without_environments_exits_1(runner: CliRunner, tmp_path: Path) -> 
 def test_list_json_is_a_matrix_and_shows_unresolved_references(
     runner: CliRunner, project: Path
 ) -> None:
+    emulated = "endpoint: http://127.0.0.1:4566\nnetwork: {vpc_cidr: 10.70.0.0/16}\n"
+    write_tree(project, {"environments/emu.yaml": emulated})
     result = invoke(runner, project, "list", "--json", env={"TERRAFORM_STATE_BUCKET": None})
     assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1  # one line: fits $GITHUB_OUTPUT as it is
     rows = json.loads(result.stdout)
     assert isinstance(rows, list)
     by_name = {row["name"]: row for row in rows}
@@ -344,7 +347,9 @@ def test_list_json_is_a_matrix_and_shows_unresolved_references(
         "region": "eu-west-1",
         "bucket": "catalog-tfstate-nonprod",
         "key": "catalog/dev/terraform.tfstate",
+        "endpoint": None,
     }
+    assert by_name["emu"]["endpoint"] == "http://127.0.0.1:4566"
 
 
 def test_list_resolves_variables_that_are_set(runner: CliRunner, project: Path) -> None:
