@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from generator import cli as cli_module
@@ -19,7 +22,7 @@ from generator.config import list_environments
 from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, TfgenError, VerifyError
 from generator.pipeline import generate, render_run, state_key_collisions
 from generator.verify import decode_hcl_string
-from tests.conftest import GOLDEN_ENVIRON, write_tree
+from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
 
@@ -421,3 +424,23 @@ def test_environment_names_complete_from_the_project(project: Path) -> None:
     ctx.params["project_dir"] = project
     names = [item.value for item in cli_module._complete_environments(ctx, None, "st")]  # type: ignore[arg-type]
     assert names == ["staging"]
+
+
+# --------------------------------------------------------------------------- pre-commit
+
+
+def test_pre_commit_hooks_run_as_documented(runner: CliRunner, project: Path) -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    by_id = {hook["id"]: hook for hook in hooks}
+    assert set(by_id) == {"tfgen-check", "tfgen-terraform-fmt"}
+    for hook in hooks:
+        assert {"id", "name", "entry", "language", "files"} <= set(hook)
+        assert hook["pass_filenames"] is False
+    argv = shlex.split(by_id["tfgen-check"]["entry"])
+    assert argv[0] == "tfgen"
+    assert invoke(runner, project, "render", "--all").exit_code == 0
+    assert invoke(runner, project, *argv[1:]).exit_code == 0
+    fmt = shlex.split(by_id["tfgen-terraform-fmt"]["entry"])
+    if shutil.which(fmt[0]) is not None:
+        proc = subprocess.run(fmt, cwd=project, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
