@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from generator.cli import cli, colour_diff, want_colour
 from generator.drift import FileState, check_output, unified_diff
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY
-from tests.conftest import GOLDEN_ENVIRON, write_tree
+from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
 
 SHIPPED = ("dev", "prod", "staging")
 
@@ -28,12 +29,23 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def rendered(runner: CliRunner, project: Path) -> Path:
-    """The project with every environment freshly rendered into out/."""
-    result = invoke(runner, project, "render", "--all")
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped project with every environment rendered, once for this module."""
+    base = tmp_path_factory.mktemp("rendered") / "project"
+    for name in ("environments", "templates"):
+        shutil.copytree(ROOT / name, base / name)
+    result = invoke(CliRunner(), base, "render", "--all")
     assert result.exit_code == 0, result.stderr
-    return project
+    return base
+
+
+@pytest.fixture
+def rendered(rendered_once: Path, tmp_path: Path) -> Path:
+    """A private copy of the freshly rendered project (symlinks copied as links)."""
+    copy = tmp_path / "project"
+    shutil.copytree(rendered_once, copy, symlinks=True)
+    return copy
 
 
 def test_check_all_on_a_fresh_render_exits_0(runner: CliRunner, rendered: Path) -> None:
