@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from generator.errors import Problem, VerifyError
@@ -60,11 +62,10 @@ def decode_hcl_string(raw: Any) -> str:
 
 def parse_hcl(name: str, text: str) -> dict[str, Any]:
     """Parse one rendered file; a syntax error becomes a VerifyError at its line and column."""
-    import hcl2  # deferred: the parser is only needed once something was rendered
     from lark.exceptions import LarkError, UnexpectedInput
 
     try:
-        result: dict[str, Any] = hcl2.loads(text)
+        result: dict[str, Any] = _hcl_loads()(text)
     except UnexpectedInput as err:
         line, column = getattr(err, "line", None), getattr(err, "column", None)
         where = f" (column {column})" if column not in (None, -1) else ""
@@ -79,6 +80,45 @@ def parse_hcl(name: str, text: str) -> dict[str, Any]:
         msg = f"rendered file is not valid HCL: {err}"
         raise VerifyError.at(msg, path=name) from err
     return result
+
+
+@functools.cache
+def _hcl_loads() -> Callable[[str], dict[str, Any]]:
+    """``hcl2.loads``, without the node positions that it computes and never returns.
+
+    python-hcl2 builds its Lark parser with ``propagate_positions=True``, so every tree
+    node gets the line and column range of its children: about a quarter of the parse
+    time, and ``hcl2.loads`` puts none of it in its result. This runs python-hcl2's own
+    cached parser (same grammar, parse table, lexer and post-lexer: the same syntax errors
+    at the same token positions) with that position wrapper taken off its tree-building
+    callbacks, then python-hcl2's own transform and serialize. Should lark's internals
+    not be laid out as expected, it is plain ``hcl2.loads``.
+    """
+    import hcl2  # deferred: the parser is only needed once something was rendered
+    import hcl2.api
+    import hcl2.parser
+
+    try:
+        from lark.parse_tree_builder import PropagatePositions
+
+        frontend = copy.copy(hcl2.parser.parser().parser)  # lark's ParsingFrontend
+        frontend.parser = lalr = copy.copy(frontend.parser)  # LALR_Parser
+        lalr.parser = table = copy.copy(lalr.parser)  # the parse-table driver
+        table.callbacks = {
+            rule: cb.node_builder if isinstance(cb, PropagatePositions) else cb
+            for rule, cb in table.callbacks.items()
+        }
+    except (ImportError, AttributeError):
+        loads: Callable[[str], dict[str, Any]] = hcl2.loads
+        return loads
+
+    def fast_loads(text: str) -> dict[str, Any]:
+        # As hcl2.api.parses_to_tree, then hcl2.loads: the newline is python-hcl2's own.
+        tree = frontend.parse(text + "\n")
+        result: dict[str, Any] = hcl2.api.serialize(hcl2.api.transform(tree))
+        return result
+
+    return fast_loads
 
 
 def verify_rendered(
