@@ -56,6 +56,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ MANIFEST = ".tfgen-manifest.json"
 # Names tfgen keeps for itself, in out/ and in out/<env>/; no rendered file may use them.
 RESERVED_PREFIX = ".tfgen"
 _JOURNAL_VERSION = 1
+# How long a write waits for another tfgen process writing into the same output root.
+LOCK_TIMEOUT = 120.0
 _HEX64 = frozenset("0123456789abcdef")
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
@@ -151,11 +154,11 @@ def recover_output(directory: Path, *, display: str) -> None:
     txn = _Txn(directory, display)
     if not txn.root.is_dir() or txn.root.is_symlink():
         return
-    with _locked(txn):
-        try:
+    try:
+        with _locked(txn):
             _recover(txn)
-        except OSError as err:
-            raise txn.error(err) from err
+    except OSError as err:
+        raise txn.error(err) from err
 
 
 def write_output(
@@ -183,12 +186,12 @@ def write_output(
     txn = _Txn(directory, display)
     _check_names(files, display)
     _prepare_root(txn)
-    with _locked(txn):
-        try:
+    try:
+        with _locked(txn):
             _recover(txn)
             return _write(txn, files, force=force)
-        except OSError as err:
-            raise txn.error(err) from err
+    except OSError as err:
+        raise txn.error(err) from err
 
 
 # --------------------------------------------------------------------------- planning
@@ -234,7 +237,7 @@ class _Txn:
     def error(self, err: OSError) -> OutputError:
         where = self.show(err.filename)
         extra = f" ({where})" if where != self.display else ""
-        msg = f"cannot write output: {err.strerror or err}{extra}; nothing was changed"
+        msg = f"cannot write output: {err.strerror or err}{extra}"
         return OutputError(Problem(msg, path=self.display))
 
 
@@ -264,7 +267,10 @@ def _write(txn: _Txn, files: Mapping[str, str], *, force: bool) -> WriteResult:
         # everything else is carried over.
         replaced = {n for n in (*generated, *stale) if n in disk}
         carry = sorted(n for n in entries if n not in replaced)
-        if not _swap(txn, encoded, carry, entries, sorted(replaced)):
+        swapped = _LIBC_RENAMEAT2 is not None and _swap(
+            txn, encoded, carry, entries, sorted(replaced)
+        )
+        if not swapped:
             _replace(txn, {n: encoded[n] for n in (*changed, MANIFEST)}, stale)
     return WriteResult(target, tuple(changed), tuple(stale), unchanged)
 
@@ -472,7 +478,14 @@ def _replace(txn: _Txn, install: Mapping[str, bytes], stale: list[str]) -> None:
     except BaseException:
         _rollback(txn)
         raise
-    _roll_forward(txn, order, stale)
+    try:
+        _roll_forward(txn, order, stale)
+    except OSError as err:
+        msg = (
+            f"interrupted after the new files were committed ({err.strerror or err}); "
+            "run tfgen again to finish replacing them"
+        )
+        raise OutputError.at(msg, path=txn.display) from err
 
 
 def _roll_forward(txn: _Txn, install: list[str], remove: list[str]) -> None:
@@ -484,7 +497,8 @@ def _roll_forward(txn: _Txn, install: list[str], remove: list[str]) -> None:
         if os.path.lexists(path) and stat.S_ISREG(os.lstat(path).st_mode):
             os.unlink(path)
     _fsync_dir(txn.target)
-    _discard(txn, txn.staging, keep=None)
+    if os.path.lexists(txn.staging):
+        _discard(txn, txn.staging, keep=None)
     _unlink(txn.journal)
     _fsync_dir(txn.root)
 
@@ -663,13 +677,32 @@ def _unlink(path: Path) -> None:
 
 @contextmanager
 def _locked(txn: _Txn) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the output root: one write at a time per root."""
+    """Hold an exclusive ``flock`` on the output root: one write at a time per root.
+
+    Raises:
+        OutputError: another process held the lock for :data:`LOCK_TIMEOUT` seconds.
+    """
     fd = os.open(txn.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    msg = (
+                        f"another tfgen process has been writing here for {LOCK_TIMEOUT:.0f} s; "
+                        "wait for it or stop it"
+                    )
+                    raise OutputError.at(msg, path=txn.show(txn.root)) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        os.close(fd)
 
 
 def _load_renameat2() -> Callable[..., int] | None:
