@@ -112,13 +112,47 @@ def _hcl_loads() -> Callable[[str], dict[str, Any]]:
         loads: Callable[[str], dict[str, Any]] = hcl2.loads
         return loads
 
+    transformer = _rule_transformer()
+
     def fast_loads(text: str) -> dict[str, Any]:
         # As hcl2.api.parses_to_tree, then hcl2.loads: the newline is python-hcl2's own.
         tree = frontend.parse(text + "\n")
-        result: dict[str, Any] = hcl2.api.serialize(hcl2.api.transform(tree))
+        result: dict[str, Any] = hcl2.api.serialize(transformer().transform(tree))
         return result
 
     return fast_loads
+
+
+def _rule_transformer() -> Callable[[], Any]:
+    """The transformer of ``hcl2.api.transform``, its rule methods bound once per instance.
+
+    lark wraps each ``@v_args`` method of python-hcl2's RuleTransformer in a descriptor that
+    builds a new wrapper (``functools.update_wrapper`` included) every time the transformer
+    looks a rule up, once per tree node. Binding each one on the instance, once, gives the
+    transformer the very same bound wrapper without rebuilding it per node.
+    """
+    from hcl2.transformer import RuleTransformer
+
+    try:
+        from lark.visitors import _VArgsWrapper
+    except ImportError:  # lark moved it: plain instances, as hcl2.api.transform makes them
+        return lambda: RuleTransformer(discard_new_line_or_comments=False)
+    names = sorted(
+        {
+            name
+            for cls in RuleTransformer.__mro__
+            for name, value in vars(cls).items()
+            if isinstance(value, _VArgsWrapper)
+        }
+    )
+
+    def make() -> Any:
+        transformer = RuleTransformer(discard_new_line_or_comments=False)
+        for name in names:
+            setattr(transformer, name, getattr(transformer, name))
+        return transformer
+
+    return make
 
 
 def verify_rendered(

@@ -13,7 +13,7 @@ from lark.parse_tree_builder import PropagatePositions
 from generator.config import list_environments, load_environment
 from generator.errors import VerifyError
 from generator.render import TEMPLATES_DIR, render_environment
-from generator.verify import _hcl_loads, parse_hcl
+from generator.verify import _hcl_loads, _rule_transformer, parse_hcl
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
 BROKEN = {
@@ -86,3 +86,11 @@ def test_golden_outputs_parse_the_same() -> None:
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert _hcl_loads()(text) == hcl2.loads(text), path
+
+
+def test_the_transformer_has_its_rule_methods_bound_once() -> None:
+    # Same bound wrapper on every lookup: no rebuild per tree node (see _rule_transformer).
+    transformer = _rule_transformer()()
+    assert transformer.body is transformer.body
+    assert transformer.attribute is transformer.attribute
+    assert vars(transformer).keys() >= {"body", "attribute", "block"}
