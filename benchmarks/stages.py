@@ -4,6 +4,7 @@ Modes:
   stages      per-stage cost (load+validate, render, verify, write), first run and warm
   profile     cProfile of the first and of warm in-process renders: top functions
   parser      python-hcl2's Lark parser: import, load from its cache, build without cache
+  templates   Jinja: compile every template, and load it from the bytecode cache
   sequential  generate() over every environment of a project, in this one process
 """
 
@@ -199,6 +200,16 @@ def mode_parser(no_cache: bool) -> dict[str, Any]:
     result["load"] = _now() - start
     result["cache_exists_after"] = cache.is_file()
     result["cache_bytes"] = cache.stat().st_size if cache.is_file() else 0
+    import hcl2
+
+    from generator import verify
+
+    fast = getattr(verify, "_hcl_loads", None)
+    result["verify_parse"] = (
+        "python-hcl2's parser without position propagation, rule methods bound once"
+        if fast is not None and fast() is not hcl2.loads
+        else "plain hcl2.loads"
+    )
     if no_cache:
         from hcl2.postlexer import PostLexer
         from lark import Lark
@@ -213,6 +224,30 @@ def mode_parser(no_cache: bool) -> dict[str, Any]:
         )
         result["build_without_cache"] = _now() - start
     return result
+
+
+def mode_templates(project: Path) -> dict[str, Any]:
+    """Compiling every template without a bytecode cache, and loading it as a run does."""
+    from generator.render import TEMPLATES_DIR, make_env
+
+    env = make_env(project / TEMPLATES_DIR)
+    names = env.list_templates(filter_func=lambda n: n.endswith(".j2"))
+    plain = env.overlay(bytecode_cache=None, cache_size=1000)
+    start = _now()
+    for name in names:
+        plain.get_template(name)
+    compiled = _now() - start
+    start = _now()
+    for name in names:
+        env.get_template(name)
+    loaded = _now() - start
+    cache = env.bytecode_cache
+    return {
+        "templates": len(names),
+        "compile": compiled,
+        "load": loaded,
+        "cache_dir": getattr(cache, "directory", None),
+    }
 
 
 def mode_sequential(project: Path, out_root: Path) -> dict[str, Any]:
@@ -230,7 +265,7 @@ def mode_sequential(project: Path, out_root: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("stages", "profile", "parser", "sequential"))
+    parser.add_argument("mode", choices=("stages", "profile", "parser", "templates", "sequential"))
     parser.add_argument("--project", type=Path, default=ROOT)
     parser.add_argument("--envs", default="prod")
     parser.add_argument("--warm", type=int, default=20)
@@ -246,6 +281,8 @@ def main() -> None:
         result = mode_profile(args.project, args.envs.split(",")[0], args.warm, out, args.limit)
     elif args.mode == "parser":
         result = mode_parser(args.no_cache)
+    elif args.mode == "templates":
+        result = mode_templates(args.project)
     else:
         result = mode_sequential(args.project, out)
     json.dump(result, sys.stdout)
