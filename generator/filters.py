@@ -61,7 +61,9 @@ def hcl_key(value: Any) -> str:
     if not isinstance(value, str):
         msg = f"map keys must be strings, got {type(value).__name__}"
         raise TypeError(msg)
-    return value if _IDENT.fullmatch(value) else hcl_string(value)
+    # A bare `for` opening an object (`{ for = 1 }`) is read by Terraform as the start of
+    # a for expression (python-hcl2 accepts it; terraform does not): it is always quoted.
+    return value if _IDENT.fullmatch(value) and value != "for" else hcl_string(value)
 
 
 def hcl(value: Any, indent: int = 0) -> str:
