@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -292,6 +292,11 @@ _SECRET_ARN_RE = re.compile(
     rf"^{_PARTITION}:secretsmanager:(?P<region>{_REGION_PART}):{_ACCOUNT}:"
     r"secret:[A-Za-z0-9/_+=.@-]{1,512}(?::[A-Za-z0-9_.-]*:[A-Za-z0-9_-]*:[A-Za-z0-9-]*)?$"
 )
+_ECR_IMAGE_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repo>[a-z0-9._/-]+?)(?::[\w][\w.-]*)?(?:@sha256:[a-f0-9]{64})?$"
+)
+_SECRET_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}$")
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Names that hold a credential: their values belong in Secrets Manager, not in a file.
 _SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY)", re.I)
@@ -431,6 +436,40 @@ class Service(StrictModel):
         """Every variable name the configuration sets."""
         return set(self.environment) | set(self.secrets)
 
+    @property
+    def secret_resource_arns(self) -> list[str]:
+        """The secrets ``secrets`` reads, as IAM resources (sorted, each once).
+
+        A ``valueFrom`` may end in ``:json-key:version-stage:version-id``, which IAM does
+        not know; and an ARN without the 6-character suffix Secrets Manager appends
+        (a partial ARN) only matches with ``-??????``.
+        """
+        found = set()
+        for arn in self.secrets.values():
+            base = ":".join(arn.split(":")[:7])
+            if not _SECRET_SUFFIX_RE.search(base):
+                base += "-??????"
+            found.add(base)
+        return sorted(found)
+
+    @property
+    def ecr_repository(self) -> EcrRepository | None:
+        """The ECR repository the image comes from, or None for another registry."""
+        match = _ECR_IMAGE_RE.match(self.image)
+        if match is None:
+            return None
+        return EcrRepository(
+            account=match.group("account"), region=match.group("region"), name=match.group("repo")
+        )
+
+
+class EcrRepository(NamedTuple):
+    """An ECR repository, parsed from an image reference."""
+
+    account: str
+    region: str
+    name: str
+
 
 # The variables through which the stack hands the database to the container.
 _DB_VARS = frozenset({"DB_HOST", "DB_PORT", "DB_NAME", "DB_USERNAME", "DB_PASSWORD"})
@@ -506,6 +545,11 @@ class Database(StrictModel):
     )
     log_min_duration_ms: int = Field(
         default=1000, ge=-1, le=2_147_483_647, description="log statements slower than this"
+    )
+    performance_insights: bool = True
+    custom_parameters: bool = Field(
+        default=True,
+        description="the stack's parameter group: slow-query and DDL logging, TLS-only connections",
     )
 
     @model_validator(mode="after")
@@ -828,6 +872,11 @@ class EnvironmentConfig(StrictModel):
                 not self.database.skip_final_snapshot,
                 ("database", "skip_final_snapshot"),
                 "must be false: keep a final snapshot",
+            ),
+            (
+                self.database.custom_parameters,
+                ("database", "custom_parameters"),
+                "must be true: connections must use TLS and queries be logged",
             ),
             (
                 self.database.backup_retention_days >= 7,
