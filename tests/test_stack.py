@@ -41,6 +41,9 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
             "autoscaling.enabled=false",
             "database.monitoring_interval=0",
             "database.max_allocated_storage=100",
+            "database.performance_insights=false",
+            "service.image=public.ecr.aws/docker/library/nginx:1.27",
+            "service.secrets.API_TOKEN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-token",
         ),
     ),
 }
@@ -265,8 +268,26 @@ def test_security_groups_chain_internet_alb_tasks_db(stacks: dict[str, Stack], n
     open_to_world = re.findall(r'resource "[^"]+" "([^"]+)" \{[^}]*0\.0\.0\.0/0', text)
     assert set(open_to_world) <= {"alb_https", "alb_http", "tasks_https"}
     db_rule = text.split('"db_from_tasks"')[1]
-    assert "from_port                    = 5432" in db_rule
-    assert "referenced_security_group_id = aws_security_group.tasks.id" in db_rule
+    assert 'type                     = "ingress"' in db_rule
+    assert "from_port                = 5432" in db_rule
+    assert "source_security_group_id = aws_security_group.tasks.id" in db_rule
+
+
+# EC2 accepts only these characters in security group (rule) descriptions; terraform
+# validate does not check it, apply fails.
+SG_DESCRIPTION_RE = re.compile(r"^[0-9A-Za-z_ .:/()#,@\[\]+=&;{}!$*-]*$")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_security_group_descriptions_are_accepted_by_ec2(
+    stacks: dict[str, Stack], name: str
+) -> None:
+    text = stacks[name].files["security_groups.tf"]
+    descriptions = re.findall(r'^\s*description\s+= "(.*)"$', text, re.M)
+    assert len(descriptions) >= 9
+    for description in descriptions:
+        assert SG_DESCRIPTION_RE.match(description), description
+        assert len(description) <= 255
 
 
 def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, Stack]) -> None:

@@ -59,9 +59,25 @@ resource "aws_iam_role" "rds_monitoring" {
   assume_role_policy = data.aws_iam_policy_document.rds_monitoring_assume.json
 }
 
-resource "aws_iam_role_policy_attachment" "rds_monitoring" {
-  role       = aws_iam_role.rds_monitoring.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+# Enhanced monitoring writes OS metrics to the RDSOSMetrics log group, nowhere else.
+data "aws_iam_policy_document" "rds_monitoring" {
+  statement {
+    sid       = "MetricsLogGroup"
+    actions   = ["logs:CreateLogGroup", "logs:PutRetentionPolicy"]
+    resources = [format("arn:%s:logs:%s:%s:log-group:RDS*", data.aws_partition.current.partition, data.aws_region.current.name, data.aws_caller_identity.current.account_id)]
+  }
+
+  statement {
+    sid       = "MetricsLogStreams"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"]
+    resources = [format("arn:%s:logs:%s:%s:log-group:RDS*:log-stream:*", data.aws_partition.current.partition, data.aws_region.current.name, data.aws_caller_identity.current.account_id)]
+  }
+}
+
+resource "aws_iam_role_policy" "rds_monitoring" {
+  name   = "write-os-metrics"
+  role   = aws_iam_role.rds_monitoring.id
+  policy = data.aws_iam_policy_document.rds_monitoring.json
 }
 
 # PostgreSQL. RDS creates the master password and keeps it in Secrets Manager
@@ -91,8 +107,8 @@ resource "aws_db_instance" "main" {
   db_subnet_group_name   = aws_db_subnet_group.main.name
   vpc_security_group_ids = [aws_security_group.db.id]
   publicly_accessible    = false
-  parameter_group_name   = aws_db_parameter_group.main.name
   ca_cert_identifier     = "rds-ca-rsa2048-g1"
+  parameter_group_name   = aws_db_parameter_group.main.name
 
   backup_retention_period    = 1
   copy_tags_to_snapshot      = true
@@ -100,11 +116,12 @@ resource "aws_db_instance" "main" {
   deletion_protection        = false
   skip_final_snapshot        = true
 
-  enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
+  monitoring_interval             = 60
+  monitoring_role_arn             = aws_iam_role.rds_monitoring.arn
+
   performance_insights_enabled          = true
   performance_insights_retention_period = 7
-  monitoring_interval                   = 60
-  monitoring_role_arn                   = aws_iam_role.rds_monitoring.arn
 
   depends_on = [aws_cloudwatch_log_group.db]
 }

@@ -112,7 +112,6 @@ resource "aws_ecs_service" "main" {
   platform_version                  = "LATEST"
   health_check_grace_period_seconds = 60
   propagate_tags                    = "SERVICE"
-  enable_ecs_managed_tags           = true
 
   network_configuration {
     subnets          = aws_subnet.private[*].id

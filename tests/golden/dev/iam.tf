@@ -29,13 +29,27 @@ resource "aws_iam_role" "execution" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
-# Image pull from ECR and writing to CloudWatch Logs.
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
+# What ECS needs to start a task, and no more: pull this one image, write to this one
+# log group, read the secrets it injects.
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
 
-data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    sid       = "PullTheImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = [format("arn:%s:ecr:%s:%s:repository/%s", data.aws_partition.current.partition, "eu-west-1", "123456789012", "catalog-api")]
+  }
+
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.service.arn}:*"]
+  }
+
   statement {
     sid     = "InjectSecrets"
     actions = ["secretsmanager:GetSecretValue"]
@@ -45,10 +59,10 @@ data "aws_iam_policy_document" "execution_secrets" {
   }
 }
 
-resource "aws_iam_role_policy" "execution_secrets" {
-  name   = "inject-secrets"
+resource "aws_iam_role_policy" "execution" {
+  name   = "start-tasks"
   role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets.json
+  policy = data.aws_iam_policy_document.execution.json
 }
 
 resource "aws_iam_role" "task" {
