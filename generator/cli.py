@@ -6,22 +6,27 @@ never load Jinja, the HCL parser or pydantic.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from generator import __version__
+from generator.console import echo_diff, progress_line
 from generator.errors import EXIT_INPUT, TfgenError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from generator.options import (
+    all_option,
+    check_selection,
+    complete_environments,
+    environments_argument,
+    jobs_option,
+    out_option,
+    project_option,
+    set_option,
+    suffix_option,
+)
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -32,104 +37,6 @@ Exit codes:
   3  rendered output failed verification; nothing was written
   4  drift: out/ differs from a fresh render (tfgen check)
 """
-# Shown only when a run takes longer than this (seconds), and only on a terminal.
-PROGRESS_DELAY = 0.5
-
-
-# --------------------------------------------------------------------------- options
-
-
-def project_option(func: F) -> F:
-    """``--project-dir``: where environments/ and templates/ live."""
-    return click.option(
-        "--project-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=Path(),
-        show_default="current directory",
-        help="Project root holding environments/ and templates/.",
-    )(func)
-
-
-def _complete_environments(
-    ctx: click.Context, _param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    # A plain glob, not config.list_environments: completion must stay instant.
-    root = ctx.params.get("project_dir") or Path()
-    folder = Path(root) / "environments"
-    names = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
-    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
-
-
-def environments_argument(*, required: bool) -> Callable[[F], F]:
-    """The ENVIRONMENTS argument, completed from environments/*.yaml."""
-    return click.argument(
-        "environments",
-        nargs=-1,
-        required=required,
-        shell_complete=_complete_environments,
-    )
-
-
-def all_option(func: F) -> F:
-    """``--all``: every environment of the project, in parallel."""
-    return click.option(
-        "--all",
-        "all_environments",
-        is_flag=True,
-        help="Every environment in environments/ (not with ENVIRONMENTS).",
-    )(func)
-
-
-def out_option(func: F) -> F:
-    """``--out``: the output root."""
-    return click.option(
-        "--out",
-        "out_dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Output root (default: <project-dir>/out).",
-    )(func)
-
-
-def set_option(func: F) -> F:
-    """``--set KEY=VALUE`` (repeatable)."""
-    return click.option(
-        "--set",
-        "sets",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Override a value by dotted key, after all files (repeatable).",
-    )(func)
-
-
-def suffix_option(func: F) -> F:
-    """``--suffix``: an ephemeral copy of each environment, named ``<env>-<suffix>``."""
-    return click.option(
-        "--suffix",
-        default=None,
-        metavar="SUFFIX",
-        help="Ephemeral copy named <env>-SUFFIX (own state key, own out/ folder), e.g. pr5706.",
-    )(func)
-
-
-def jobs_option(func: F) -> F:
-    """``--jobs``: worker processes."""
-    return click.option(
-        "-j",
-        "--jobs",
-        type=click.IntRange(min=1),
-        default=None,
-        help="Worker processes (default: one per CPU core).",
-    )(func)
-
-
-def _selection(environments: Sequence[str], all_environments: bool) -> None:
-    if environments and all_environments:
-        msg = "give environment names or --all, not both"
-        raise click.UsageError(msg)
-    if not environments and not all_environments:
-        msg = "name at least one environment, or use --all"
-        raise click.UsageError(msg)
 
 
 # --------------------------------------------------------------------------- running
@@ -150,69 +57,6 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
         ctx.exit(EXIT_INPUT)
-
-
-class _Progress:
-    """``[done/total] name`` on one terminal line, shown once a run takes a moment."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._start = time.monotonic()
-        self._shown = False
-
-    def __call__(self, done: int, total: int, name: str) -> None:
-        if not self._shown and time.monotonic() - self._start < PROGRESS_DELAY:
-            return
-        self._shown = True
-        self._stream.write(f"\r\x1b[K[{done}/{total}] {name}")
-        self._stream.flush()
-
-    def close(self) -> None:
-        if self._shown:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
-
-
-@contextmanager
-def _progress() -> Iterator[_Progress | None]:
-    """A progress display on a terminal's stderr, cleared at the end; None elsewhere."""
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    try:
-        yield progress
-    finally:
-        if progress is not None:
-            progress.close()
-
-
-def want_colour(stream: IO[str], environ: dict[str, str] | os._Environ[str]) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return stream.isatty() and not environ.get("NO_COLOR")
-
-
-def colour_diff(text: str) -> str:
-    """Style a unified diff: headers bold, hunks cyan, removals red, additions green."""
-    styled: list[str] = []
-    for line in text.splitlines(keepends=True):
-        body, end = line.rstrip("\n"), line[len(line.rstrip("\n")) :]
-        if line.startswith(("--- ", "+++ ")):
-            styled.append(click.style(body, bold=True) + end)
-        elif line.startswith("@@"):
-            styled.append(click.style(body, fg="cyan") + end)
-        elif line.startswith("-"):
-            styled.append(click.style(body, fg="red") + end)
-        elif line.startswith("+"):
-            styled.append(click.style(body, fg="green") + end)
-        else:
-            styled.append(line)
-    return "".join(styled)
-
-
-def _echo_diff(text: str) -> None:
-    if not text:
-        return
-    if want_colour(sys.stdout, os.environ):
-        text = colour_diff(text)
-    click.echo(text, nl=False, color=True)
 
 
 # --------------------------------------------------------------------------- commands
@@ -247,12 +91,12 @@ def render(
     force: bool,
 ) -> None:
     """Render, verify and write ENVIRONMENTS (or --all) into <out>/<env>/."""
-    _selection(environments, all_environments)
+    check_selection(environments, all_environments)
     from generator.config import Override
     from generator.pipeline import generate
 
     def action() -> None:
-        with _progress() as progress:
+        with progress_line() as progress:
             results = generate(
                 project_dir=project_dir,
                 environments=environments,
@@ -293,12 +137,12 @@ def validate(
     jobs: int | None,
 ) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
-    _selection(environments, all_environments)
+    check_selection(environments, all_environments)
     from generator.config import Override
     from generator.pipeline import generate
 
     def action() -> None:
-        with _progress() as progress:
+        with progress_line() as progress:
             results = generate(
                 project_dir=project_dir,
                 environments=environments,
@@ -341,12 +185,12 @@ def check(
     Compares only the files tfgen generates; .terraform/, the lock file and other
     files are ignored. Nothing is written.
     """
-    _selection(environments, all_environments)
+    check_selection(environments, all_environments)
     from generator.config import Override
     from generator.drift import check_output
 
     def action() -> None:
-        with _progress() as progress:
+        with progress_line() as progress:
             report = check_output(
                 project_dir=project_dir,
                 environments=environments,
@@ -357,7 +201,7 @@ def check(
                 workers=jobs,
                 progress=progress,
             )
-        _echo_diff(report.diff)
+        echo_diff(report.diff)
         for env in report.environments:
             state = f"{len(env.files)} file(s) differ" if env.files else "up to date"
             click.echo(f"{env.display}: {state}", err=True)
@@ -395,7 +239,7 @@ def diff(
             overrides=[Override.parse(s) for s in sets],
             suffix=suffix,
         )
-        _echo_diff(report.diff)
+        echo_diff(report.diff)
         failure = report.failure(drift_is_error=False)
         if failure is not None:
             raise failure
@@ -433,7 +277,7 @@ def schema(ctx: click.Context) -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("environment", shell_complete=_complete_environments)
+@click.argument("environment", shell_complete=complete_environments)
 @project_option
 @out_option
 @set_option

@@ -2,7 +2,7 @@
 
 Several environments render in worker processes (verification included); only picklable,
 typed data crosses back. Before anything is written, every pair of environments in the
-run is checked for a shared state ``(bucket, key)``.
+run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.statekeys`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from generator.errors import (
 )
 from generator.render import TEMPLATES_DIR, render_environment
 from generator.schema import ENV_NAME_RE
+from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output
 
@@ -67,16 +68,6 @@ class EnvironmentResult:
 
     rendered: Rendered
     written: WriteResult | None
-
-
-@dataclass(frozen=True)
-class StateRef:
-    """Where one environment keeps its state, and which file says so."""
-
-    name: str
-    source: str
-    bucket: str
-    key: str
 
 
 @dataclass(frozen=True)
@@ -249,46 +240,6 @@ def render_run(
     errors.extend(collisions.values())
     kept = tuple(r for r in rendered if r.name not in collisions)
     return Run(rendered=kept, errors=tuple(errors))
-
-
-def state_key_collisions(
-    refs: Sequence[StateRef], others: Sequence[StateRef] = ()
-) -> dict[str, ConfigError]:
-    """Find environments of a run that share a state ``(bucket, key)``.
-
-    Args:
-        refs: the environments of the run.
-        others: environments outside the run that the run must not collide with
-            either (the base environments of an ephemeral run).
-
-    Returns:
-        Environment name -> the error that names both files, for each environment
-        of ``refs`` that shares its state with another (compared case-sensitively).
-    """
-    by_state: dict[tuple[str, str], list[StateRef]] = {}
-    for ref in [*refs, *(o for o in others if o.name not in {r.name for r in refs})]:
-        by_state.setdefault((ref.bucket, ref.key), []).append(ref)
-    in_run = {r.name for r in refs}
-    found: dict[str, ConfigError] = {}
-    for (bucket, key), sharing in by_state.items():
-        if len(sharing) < 2:
-            continue
-        for ref in sharing:
-            if ref.name not in in_run:
-                continue
-            problems = [
-                Problem(
-                    f"state s3://{bucket}/{key} is also the state of environment "
-                    f"{other.name!r} ({other.source}); two environments sharing one state "
-                    "overwrite each other's state: give one of them its own backend.key",
-                    path=ref.source,
-                    key="backend.key",
-                )
-                for other in sharing
-                if other is not ref
-            ]
-            found[ref.name] = ConfigError(*problems)
-    return found
 
 
 def generate(

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from generator.cli import cli, colour_diff, want_colour
+from generator.cli import cli
+from generator.console import colour_diff, want_colour
 from generator.drift import FileState, check_output, unified_diff
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY
 from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree

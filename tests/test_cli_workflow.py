@@ -16,11 +16,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import cli as cli_module
+from generator import console, options
 from generator.cli import cli
 from generator.config import list_environments
 from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, TfgenError, VerifyError
-from generator.pipeline import generate, render_run, state_key_collisions
+from generator.pipeline import generate, render_run
+from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import decode_hcl_string
 from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
@@ -177,8 +178,6 @@ def test_sharing_is_only_refused_when_both_are_in_the_run(runner: CliRunner, pro
 
 
 def test_state_keys_compare_case_sensitively_after_resolution() -> None:
-    from generator.pipeline import StateRef
-
     refs = [
         StateRef("a", "environments/a.yaml", "bucket", "p/A.tfstate"),
         StateRef("b", "environments/b.yaml", "bucket", "p/a.tfstate"),
@@ -382,9 +381,9 @@ def test_list_fails_on_an_unreadable_file(runner: CliRunner, project: Path) -> N
 
 def test_progress_appears_only_after_a_moment(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([0.0, 0.1, 5.0])
-    monkeypatch.setattr(cli_module.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(console.time, "monotonic", lambda: next(clock))
     stream = io.StringIO()
-    progress = cli_module._Progress(stream)  # start at 0.0
+    progress = console.Progress(stream)  # start at 0.0
     progress(1, 3, "dev")  # 0.1 s: too quick to show
     assert stream.getvalue() == ""
     progress(2, 3, "prod")  # 5 s: shown
@@ -401,7 +400,7 @@ def test_progress_is_off_when_stderr_is_not_a_terminal(runner: CliRunner, projec
 
 def test_progress_context_is_none_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stderr", io.StringIO())
-    with cli_module._progress() as progress:
+    with console.progress_line() as progress:
         assert progress is None
 
 
@@ -412,8 +411,8 @@ def test_progress_context_clears_its_line_on_a_terminal(monkeypatch: pytest.Monk
 
     stream = Tty()
     monkeypatch.setattr(sys, "stderr", stream)
-    monkeypatch.setattr(cli_module, "PROGRESS_DELAY", 0.0)
-    with cli_module._progress() as progress:
+    monkeypatch.setattr(console, "PROGRESS_DELAY", 0.0)
+    with console.progress_line() as progress:
         assert progress is not None
         progress(1, 2, "dev")
     assert stream.getvalue() == "\r\x1b[K[1/2] dev\r\x1b[K"
@@ -422,7 +421,7 @@ def test_progress_context_clears_its_line_on_a_terminal(monkeypatch: pytest.Monk
 def test_environment_names_complete_from_the_project(project: Path) -> None:
     ctx = cli.make_context("tfgen", ["render"], resilient_parsing=True)
     ctx.params["project_dir"] = project
-    names = [item.value for item in cli_module._complete_environments(ctx, None, "st")]  # type: ignore[arg-type]
+    names = [item.value for item in options.complete_environments(ctx, None, "st")]
     assert names == ["staging"]
 
 
