@@ -790,19 +790,23 @@ class EnvironmentConfig(StrictModel):
                     "with '-' (RDS and load balancer names forbid it)",
                 )
             ]
-        found: list[tuple[tuple[str, ...], str]] = []
-        for what, name, limit in self.longest_names():
-            if len(name) > limit:
-                room = len(self.name) - (len(name) - limit)
-                found.append(
-                    (
-                        ("name",),
-                        f"the {what} {name!r} would have {len(name)} characters and AWS allows "
-                        f"{limit}: use an environment name (with its suffix) of at most {room} "
-                        "characters, or a shorter project or service name",
-                    )
-                )
-        return found
+        over = [
+            (what, name, limit) for what, name, limit in self.longest_names() if len(name) > limit
+        ]
+        if not over:
+            return []
+        room = min(len(self.name) - (len(name) - limit) for _, name, limit in over)
+        listed = "; ".join(
+            f"the {what} {name!r} would have {len(name)} characters, AWS allows {limit}"
+            for what, name, limit in over
+        )
+        return [
+            (
+                ("name",),
+                f"{listed}: use an environment name (with its suffix) of at most {room} "
+                "characters, or a shorter project or service name",
+            )
+        ]
 
     def longest_names(self) -> list[tuple[str, str, int]]:
         """The derived names closest to an AWS length limit: (what, name, limit).
