@@ -12,8 +12,13 @@ from jinja2 import Undefined, UndefinedError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Characters a reader cannot see or that change how a line reads: C0/C1 controls, DEL,
-# and the Unicode line and paragraph separators.
-_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|(?P<tpl>[$%])\{(?P<closed>(?=[^}]*\}))?')
+# and the Unicode line and paragraph separators. A `{` before `{`, `%` or `#` is written
+# `\u007b`, so data never looks like leftover Jinja (`{{`, `{%`, `{#`) to the verifier; the
+# template sequences give way to it (`${{` -> `$\u007b{`).
+_UNSAFE = re.compile(
+    r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\{(?=[{%#])'
+    r"|(?P<tpl>[$%])\{(?![{%#])(?P<closed>(?=[^}]*\}))?"
+)
 
 
 def _escape_match(match: re.Match[str]) -> str:
