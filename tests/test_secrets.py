@@ -1,0 +1,140 @@
+"""No secrets in configuration: which keys name a secret, what counts as a reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.config import Override, load_environment
+from generator.errors import ConfigError
+from generator.secrets import find_secrets, is_secret_reference, names_secret
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:catalog/db-AbCdEf"  # noqa: S105 - a reference, the allowed form
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "DB_PASSWORD",
+        "dbPassword",
+        "passwd",
+        "secret",
+        "client_secret",
+        "secrets",
+        "GITHUB_TOKEN",
+        "authToken",
+        "api_key",
+        "apiKey",
+        "API-KEY",
+        "private_key",
+        "privateKey",
+        "aws_secret_access_key",
+        "credentials",
+        "passphrase",
+    ],
+)
+def test_keys_that_name_a_secret(key: str) -> None:
+    assert names_secret(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "name",
+        "db_host",
+        "LOG_LEVEL",
+        "tokenizer",
+        "keyboard",
+        "password_length",
+        "token_ttl",
+        "secret_arn",
+        "db_password_arn",
+        "secret_recovery_window_days",
+        "private_key_id",
+        "monkey",
+    ],
+)
+def test_keys_that_do_not(key: str) -> None:
+    assert not names_secret(key)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        SECRET_ARN,
+        SECRET_ARN + ":password::",
+        "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/catalog/db/password",
+    ],
+)
+def test_references(value: str) -> None:
+    assert is_secret_reference(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "hunter2",
+        "catalog/db",
+        "arn:aws:s3:::bucket",
+        "arn:aws:secretsmanager:eu-west-1:1234:secret:x",
+        " " + SECRET_ARN,
+        SECRET_ARN + "\n",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/x y",
+    ],
+)
+def test_not_references(value: str) -> None:
+    assert not is_secret_reference(value)
+
+
+def locate(path: tuple[str, ...]) -> tuple[str | None, int | None]:
+    return ("env.yaml", len(path))
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (
+            {"service": {"environment": {"DB_PASSWORD": "hunter2"}}},
+            ["service.environment.DB_PASSWORD"],
+        ),
+        ({"db": {"password": 123456}}, ["db.password"]),
+        ({"credentials": {"user": "u", "pass": "p"}}, ["credentials.user", "credentials.pass"]),
+        ({"tokens": ["a", SECRET_ARN]}, ["tokens.0"]),
+        ({"service": {"secrets": {"DB_PASSWORD": SECRET_ARN}}}, []),
+        ({"database": {"manage_master_user_password": True}}, []),
+        ({"password": None, "token": "  ", "secret": ""}, []),
+        ({"token_ttl": 300, "secret_arn": "x"}, []),
+        ({"tags": {"Note": "-----BEGIN OPENSSH PRIVATE KEY-----\nabc"}}, ["tags.Note"]),
+        ({"sink": "key=AKIAIOSFODNN7EXAMPLE"}, ["sink"]),
+        ({"sink": "ASIAIOSFODNN7EXAMPLE"}, ["sink"]),
+        ({"sink": "XAKIAIOSFODNN7EXAMPLEX"}, []),
+    ],
+)
+def test_find_secrets(data: dict[str, Any], found: list[str]) -> None:
+    problems = find_secrets(data, locate)
+    assert [p.key for p in problems] == found
+    for problem in problems:
+        assert problem.path == "env.yaml" and problem.line == len(problem.key.split("."))
+        assert "hunter2" not in problem.message and "AKIA" not in problem.message
+
+
+def test_load_environment_refuses_a_secret_wherever_it_comes_from(project: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^--set: service\.environment\.API_KEY: a secret"):
+        load_environment(
+            project, "dev", overrides=[Override.parse("service.environment.API_KEY=abc")]
+        )
+    dev = project / "environments" / "dev.yaml"
+    dev.write_text(
+        dev.read_text(encoding="utf-8") + "backend:\n  dynamodb_table: ${env:TFGEN_TOKEN_X}\n",
+        encoding="utf-8",
+    )
+    load_environment(project, "dev", environ={"TFGEN_TOKEN_X": "locks"})  # not a secret key
+    dev.write_text(
+        dev.read_text(encoding="utf-8").replace("dynamodb_table", "password"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"environments/dev\.yaml:\d+: backend\.password: a"):
+        load_environment(project, "dev", environ={"TFGEN_TOKEN_X": "s3cr3t"})
