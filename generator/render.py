@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import pickle
 from pathlib import Path
 from types import TracebackType
@@ -45,19 +46,27 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
 
 
 class _CompiledTemplateCache(jinja2.FileSystemBytecodeCache):
-    """Jinja's own bytecode cache (user-private temp folder), salted and never fatal.
+    """Jinja's own bytecode cache (user-private temp folder), salted, bounded, never fatal.
 
     Compiling the templates is most of a cold render's template time; a later process
-    reuses the compiled code. Jinja checks each entry against the template's source
-    (SHA-1) and the Python version. The salt adds what else shapes the compiled code
-    (Jinja version, syntax and whitespace settings, filter and test names), so an entry
-    is only reused by an identically configured environment. A cache that cannot be
-    read or written is skipped: it never makes a render fail.
+    reuses the compiled code. Jinja keys each entry by template name and path and checks
+    it against the template's source (SHA-1) and the Python version. The salt adds what
+    else shapes the compiled code (Jinja version, syntax and whitespace settings, filter
+    and test names), so an entry is only reused by an identically configured environment.
+
+    Every copy of a project (tests make hundreds in temporary folders) adds its own
+    entries, so the folder is kept to the newest CACHE_ENTRIES of ours. A cache that
+    cannot be read or written is skipped: it never makes a render fail.
     """
 
+    PATTERN = "__tfgen_%s.cache"
+    CACHE_ENTRIES = 1000
+    PRUNE_EVERY = 100  # writes between two prunings (and the first write of a process)
+
     def __init__(self, salt: str) -> None:
-        super().__init__(pattern="__tfgen_%s.cache")
+        super().__init__(pattern=self.PATTERN)
         self.salt = salt
+        self.writes = 0
 
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
         return super().get_cache_key(f"{self.salt}|{name}", filename)
@@ -72,6 +81,24 @@ class _CompiledTemplateCache(jinja2.FileSystemBytecodeCache):
         # A full or read-only disk only costs the next run a compile.
         with contextlib.suppress(OSError):
             super().dump_bytecode(bucket)
+            if self.writes % self.PRUNE_EVERY == 0:
+                self._prune()
+            self.writes += 1
+
+    def _prune(self) -> None:
+        prefix, suffix = self.PATTERN.split("%s")
+        entries: list[tuple[float, str]] = []
+        with os.scandir(self.directory) as found:
+            for entry in found:
+                if entry.name.startswith(prefix) and entry.name.endswith(suffix):
+                    with contextlib.suppress(OSError):
+                        entries.append((entry.stat().st_mtime, entry.path))
+        if len(entries) <= self.CACHE_ENTRIES:
+            return
+        entries.sort()
+        for _, path in entries[: len(entries) - self.CACHE_ENTRIES * 4 // 5]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # noqa: PTH108 - a DirEntry path, as scandir gave it
 
 
 def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
