@@ -291,25 +291,48 @@ def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> 
 
 
 def _check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
-    """Only an environment that declares an endpoint may point anywhere but real AWS."""
-    problems: list[Problem] = []
+    """Only an environment that declares an endpoint may point anywhere but real AWS.
 
-    def walk(node: Any, name: str) -> None:
+    Anywhere in the output, the settings in ENDPOINT_ONLY are refused. Inside ``provider``
+    blocks, the ``terraform`` block (its ``backend``) and ``backend.hcl``, where every
+    argument configures how AWS is reached, any endpoint override (``endpoint``,
+    ``endpoints``, ``*_endpoint``), path-style addressing, ``skip_*`` check or ``insecure``
+    is refused too: the provider and backend spell these several ways (``s3_use_path_style``,
+    the deprecated ``force_path_style``, ``sts_endpoint``...). Resource arguments that merely
+    share a name (an SNS subscription's ``endpoint``, ``skip_final_snapshot``) are not
+    settings of this kind, so the broad patterns stay inside those blocks.
+    """
+    problems: list[Problem] = []
+    # NOTE: python-hcl2 gives block labels with their quotes ('"aws"'), so labels never
+    # match these patterns; only argument and nested block names do.
+    connection_setting = re.compile(
+        r"endpoints?|[a-z0-9_]+_endpoint|(?:s3_)?(?:use|force)_path_style|skip_[a-z0-9_]+|insecure"
+    )
+    connection_blocks = {"provider", "terraform"}
+
+    def walk(node: Any, name: str, path: tuple[str, ...], strict: bool) -> None:
         if isinstance(node, dict):
+            # Keys of a block body (or of backend.hcl itself) are argument names; keys of an
+            # object value are data (default_tags' tag names) and only meet ENDPOINT_ONLY.
+            arguments = strict and (not path or node.get("__is_block__") is True)
             for key, value in node.items():
-                if key in ENDPOINT_ONLY:
+                if not isinstance(key, str) or key.startswith("__"):
+                    continue
+                here = (*path, key.strip('"'))
+                if key in ENDPOINT_ONLY or (arguments and connection_setting.fullmatch(key)):
                     problems.append(
                         Problem(
                             f"{key} is set, but the environment declares no endpoint: only an "
                             "emulated environment may override endpoints or skip checks",
                             path=f"{prefix}/{name}",
+                            key=".".join(here),
                         )
                     )
-                walk(value, name)
+                walk(value, name, here, strict or (not path and key in connection_blocks))
         elif isinstance(node, list):
             for item in node:
-                walk(item, name)
+                walk(item, name, path, strict)
 
     for name, doc in sorted(parsed.items()):
-        walk(doc, name)
+        walk(doc, name, (), name == BACKEND_FILE)
     return problems
