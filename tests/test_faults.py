@@ -1,10 +1,10 @@
 """Fault injection: a failure or a SIGKILL at any step of a write loses nothing and mixes nothing.
 
-Every filesystem call of generator.writer goes through its module-level ``os``. The tests
-replace it with a proxy that counts the calls and, at call N, raises (``ENOSPC``, or an
-exception that is not an OSError) or kills the process with SIGKILL. A fault-free run
-first lists the steps, so every step is hit once, in both write modes (the renameat2
-swap and the journaled per-file fallback).
+Every filesystem call of the writer goes through the module-level ``os`` of
+generator.atomic. The tests replace it with a proxy that counts the calls and, at call N,
+raises (``ENOSPC``, or an exception that is not an OSError) or kills the process with
+SIGKILL. A fault-free run first lists the steps, so every step is hit, in both write modes
+(the renameat2 swap and the journaled per-file fallback).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from generator import atomic, writer
 from generator import cli as cli_module
-from generator import writer
 from generator.errors import OutputError
 from generator.writer import MANIFEST, read_manifest, recover_output, write_output
 from tests.conftest import write_tree
@@ -107,7 +107,7 @@ class Steps:
 
 
 class _OsProxy:
-    """Stands in for the ``os`` module inside generator.writer."""
+    """Stands in for the ``os`` module inside generator.atomic."""
 
     def __init__(self, steps: Steps) -> None:
         self._steps = steps
@@ -129,7 +129,7 @@ def install(steps: Steps, *, fallback: bool, patch: Callable[[str, Any], None]) 
     """Route the writer's calls through ``steps``; ``fallback`` hides renameat2."""
     if fallback:
         patch("_LIBC_RENAMEAT2", None)
-    real = writer._renameat2
+    real = atomic._renameat2
 
     def renameat2(src: Path, dst: Path, flags: int) -> None:
         steps.hit(f"renameat2:{flags}")
@@ -206,7 +206,7 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
     scenario: str,
     fault: Callable[[str], None],
 ) -> None:
-    counted = count_steps(tmp_path, scenario, mode, lambda n, v: monkeypatch.setattr(writer, n, v))
+    counted = count_steps(tmp_path, scenario, mode, lambda n, v: monkeypatch.setattr(atomic, n, v))
     monkeypatch.undo()
     commit = counted.commit_index(fallback=mode == "replace")
     assert len(counted.calls) > 10 and 1 < commit <= len(counted.calls)
@@ -219,7 +219,7 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
         steps = Steps(at=index, action=fault)
         with monkeypatch.context() as patch:
             install(
-                steps, fallback=mode == "replace", patch=lambda n, v: patch.setattr(writer, n, v)
+                steps, fallback=mode == "replace", patch=lambda n, v: patch.setattr(atomic, n, v)
             )
             try:
                 write_output(target, NEW, display="out/dev")
@@ -321,7 +321,7 @@ def render_in_child(project: Path, *, kill_at: int, fallback: bool) -> int:
         code = 70
         try:
             steps = Steps(at=kill_at, action=lambda _: os.kill(os.getpid(), signal.SIGKILL))
-            install(steps, fallback=fallback, patch=lambda n, v: setattr(writer, n, v))
+            install(steps, fallback=fallback, patch=lambda n, v: setattr(atomic, n, v))
             cli_module.main(["render", "dev", "--project-dir", str(project)])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -372,7 +372,7 @@ def test_sigkill_at_every_step_leaves_old_or_new(
     steps = Steps()
     restore(setup)
     with monkeypatch.context() as patch:
-        install(steps, fallback=fallback, patch=lambda n, v: patch.setattr(writer, n, v))
+        install(steps, fallback=fallback, patch=lambda n, v: patch.setattr(atomic, n, v))
         result = CliRunner().invoke(
             cli_module.cli, ["render", "dev", "--project-dir", str(setup.project)]
         )

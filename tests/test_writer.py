@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from generator import writer
+from generator import atomic, writer
 from generator.errors import OutputError
 from generator.writer import MANIFEST, manifest_text, read_manifest, recover_output, write_output
 from tests.outtree import contents, generated_set, snapshot
@@ -22,7 +22,7 @@ NEW = {"a.tf": "a = 2\n", "c.tf": "c = 1\n", "d.tf": "d = 1\n"}
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with the renameat2 swap and again with the journaled per-file fallback."""
     if request.param == "replace":
-        monkeypatch.setattr(writer, "_LIBC_RENAMEAT2", None)
+        monkeypatch.setattr(atomic, "_LIBC_RENAMEAT2", None)
     return str(request.param)
 
 
@@ -241,12 +241,12 @@ def test_a_manifest_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
 def test_exchange_unsupported_by_the_filesystem_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = writer._renameat2
+    real = atomic._renameat2
     calls: list[int] = []
 
     def no_exchange(src: Path, dst: Path, flags: int) -> None:
         calls.append(flags)
-        if flags == writer._RENAME_EXCHANGE:
+        if flags == atomic._RENAME_EXCHANGE:
             raise OSError(errno.EINVAL, "Invalid argument", str(src))
         real(src, dst, flags)
 
@@ -254,9 +254,9 @@ def test_exchange_unsupported_by_the_filesystem_falls_back(
     write_output(target, OLD, display="out/dev")
     user_entries(target, tmp_path / "outside.txt")
     mine = users_view(target)
-    monkeypatch.setattr(writer, "_renameat2", no_exchange)
+    monkeypatch.setattr(atomic, "_renameat2", no_exchange)
     write_output(target, NEW, display="out/dev")
-    assert writer._RENAME_EXCHANGE in calls
+    assert atomic._RENAME_EXCHANGE in calls
     assert generated_set(target)["c.tf"] == NEW["c.tf"].encode()
     assert users_view(target) == mine
     assert leftovers(tmp_path / "out") == []
@@ -274,8 +274,8 @@ def test_recovery_keeps_both_copies_when_a_moved_folder_was_recreated(
         msg = "killed"  # stands in for SIGKILL: no rollback may run
         raise SystemExit(msg)
 
-    monkeypatch.setattr(writer, "_renameat2", crash)
-    monkeypatch.setattr(writer, "_rollback", lambda _txn: None)
+    monkeypatch.setattr(atomic, "_renameat2", crash)
+    monkeypatch.setattr(atomic, "_rollback", lambda _txn: None)
     with pytest.raises(SystemExit):
         write_output(target, NEW, display="out/dev")
     monkeypatch.undo()
