@@ -473,7 +473,8 @@ def locked(txn: OutputFolder) -> Iterator[None]:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)
+        with suppress(OSError):  # the lock is released; a write that returned stays done
+            os.close(fd)
 
 
 def _load_renameat2() -> Callable[..., int] | None:
