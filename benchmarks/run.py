@@ -692,11 +692,11 @@ def main() -> int:
             f"modules it imports: {', '.join(heavy.get('tfgen --help', [])) or 'none'}."
         )
     if all100_wall is not None and all100_wall > TARGET_ALL_100:
-        warm = stage_runs[0]["warm"].get(base_name, {})
+        synthetic = stage_runs[0]["warm"].get(base_name, {})
         split = ", ".join(
-            f"{k} {ms(warm[k]['median'])}"
+            f"{k} {ms(synthetic[k]['median'])}"
             for k in ("load+validate", "render", "verify", "write (fresh folder)")
-            if k in warm
+            if k in synthetic
         )
         misses.append(
             "- Rendering 100 environments is over its target. One environment like the "
