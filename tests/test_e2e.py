@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import hcl2
 import pytest
 from botocore.exceptions import ClientError
 
@@ -75,9 +76,10 @@ REQUIRED_TYPES: dict[str, set[str]] = {
 
 @dataclass
 class Clock:
-    """Times each step and enforces one deadline for the whole run."""
+    """Times each step, enforces one deadline for the whole run, and says where logs go."""
 
     budget: float
+    log_dir: Path
     start: float = field(default_factory=time.monotonic)
     steps: dict[str, float] = field(default_factory=dict)
 
@@ -139,6 +141,9 @@ def terraform(
         if process.poll() is None:
             _stop_group(process)
     clock.record(step, began)
+    # Kept for a look after a failure (the moto_server log is in moto/ beside it).
+    log = clock.log_dir / f"terraform-{step}.log"
+    log.write_text(f"{stdout}\n--- stderr\n{stderr}", encoding="utf-8")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
@@ -163,8 +168,8 @@ def copy_project(dest: Path) -> Path:
 
 
 def read_backend(out: Path) -> dict[str, str]:
-    """The rendered backend.hcl's string settings, decoded from HCL literals."""
-    doc = parse_hcl("backend.hcl", (out / "backend.hcl").read_text(encoding="utf-8"))
+    """The rendered backend.hcl's string settings, read with python-hcl2 itself."""
+    doc = hcl2.loads((out / "backend.hcl").read_text(encoding="utf-8"))
     return {k: decode_hcl_string(doc[k]) for k in ("bucket", "key", "region")}
 
 
@@ -298,7 +303,7 @@ def emulator(tmp_path: Path) -> Iterator[str]:
 def test_local_applies_and_destroys_with_state_in_the_rendered_backend(
     tmp_path: Path, emulator: str, record_property: Any
 ) -> None:
-    clock = Clock(E2E_BUDGET)
+    clock = Clock(E2E_BUDGET, tmp_path)
     # A shared, long-lived emulator may hold buckets from earlier runs: use fresh names there.
     suffix = f"-{uuid.uuid4().hex[:8]}" if EXTERNAL_ENDPOINT else ""
     state_bucket = STATE_BUCKET + suffix
