@@ -11,7 +11,7 @@ from pathlib import Path
 from generator.config import Override
 from generator.errors import DriftError, Problem, TfgenError, merge_errors
 from generator.pipeline import OUT_DIR, ProgressFn, Rendered, render_run, select_environments
-from generator.writer import MANIFEST, read_manifest
+from generator.writer import MANIFEST, read_manifest, recover_output
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 _DEV_NULL = "/dev/null"
@@ -93,9 +93,12 @@ def compare_output(rendered: Rendered) -> EnvironmentDrift:
         The files that differ, each with a unified diff from disk to the render.
 
     Raises:
-        OutputError: the manifest in the folder is unreadable or not tfgen's.
+        OutputError: the manifest in the folder is unreadable or not tfgen's, or an
+            interrupted write cannot be recovered.
     """
     directory = rendered.out_dir
+    # Finish or undo a write that was killed half-way first, as every render does.
+    recover_output(directory, display=rendered.display)
     owned = set(rendered.files)
     owned.update(n for n in read_manifest(directory, display=rendered.display) if _plain_name(n))
     drifted: list[FileDrift] = []

@@ -416,3 +416,29 @@ def test_sigkill_at_random_moments_of_a_real_process(kill_setup: KillSetup) -> N
         assert_old_or_new(kill_setup, target, what)
         assert_next_render_recovers(kill_setup, target, what)
     assert read_manifest(kill_setup.project / "out" / "dev")
+
+
+def test_check_puts_back_a_folder_left_in_staging_by_a_kill(
+    kill_setup: KillSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between moving .terraform/ and the swap; `tfgen check` runs before any render."""
+    steps = Steps()
+    restore(kill_setup)
+    with monkeypatch.context() as patch:
+        install(steps, fallback=False, patch=lambda n, v: patch.setattr(atomic, n, v))
+        args = ["render", "dev", "--project-dir", str(kill_setup.project)]
+        assert CliRunner().invoke(cli_module.cli, args).exit_code == 0
+    target = restore(kill_setup)
+    status = render_in_child(
+        kill_setup.project, kill_at=steps.calls.index("renameat2:2") + 1, fallback=False
+    )
+    assert os.WIFSIGNALED(status)
+    staging = target.parent / ".tfgen-dev.staging"
+    assert (staging / ".terraform").is_dir() and not (target / ".terraform").exists()
+    result = CliRunner().invoke(
+        cli_module.cli, ["check", "dev", "--project-dir", str(kill_setup.project)]
+    )
+    assert result.exit_code == 4, result.output  # the old set is still there: drift
+    assert kill_setup.users_in(target) == kill_setup.users
+    assert generated_set(target) == kill_setup.old
+    assert leftovers(target.parent) == []
