@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from generator.constraints import ENV_NAME_RE
 from generator.errors import ConfigError, Problem
 from generator.interpolate import KeyPath, interpolate_tree
-from generator.schema import ENV_NAME_RE, EnvironmentConfig
+from generator.schema import EnvironmentConfig
 from generator.secrets import check_no_secrets
 from generator.yamlsource import YamlDoc, load_yaml_file
 

@@ -24,6 +24,7 @@ from generator.config import (
     list_environments,
     load_environment,
 )
+from generator.constraints import ENV_NAME_RE
 from generator.errors import (
     ConfigError,
     MultiError,
@@ -32,7 +33,6 @@ from generator.errors import (
     merge_errors,
 )
 from generator.render import TEMPLATES_DIR, render_environment
-from generator.schema import ENV_NAME_RE
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output

@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from generator.constraints import bucket_name_problem, state_key_problem
 from generator.errors import Problem, VerifyError
-from generator.schema import EnvironmentConfig, bucket_name_problem, state_key_problem
+from generator.schema import EnvironmentConfig
 
 BACKEND_FILE = "backend.hcl"
 _LEFTOVER = re.compile(r"\{\{|\{%|\{#")

@@ -28,9 +28,10 @@ from pydantic import ValidationError
 
 from generator import verify
 from generator.config import load_environment
+from generator.constraints import RETENTION_DAYS, bucket_name_problem
 from generator.filters import hcl, hcl_key, hcl_string
 from generator.render import TEMPLATES_DIR, render_environment
-from generator.schema import RETENTION_DAYS, EnvironmentConfig, bucket_name_problem
+from generator.schema import EnvironmentConfig
 from generator.secrets import find_secrets
 from generator.verify import decode_hcl_string, verify_rendered
 from tests.conftest import GOLDEN_ENVIRON, ROOT
