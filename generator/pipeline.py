@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from generator.config import (
 )
 from generator.constraints import ENV_NAME_RE
 from generator.errors import (
+    EXIT_INPUT,
     ConfigError,
     MultiError,
     Problem,
+    RenderError,
     TfgenError,
     merge_errors,
 )
@@ -373,7 +376,18 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
             pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
         }
         for future in as_completed(futures):
-            finished(futures[future], future.result())
+            index = futures[future]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool as err:
+                # A worker died (killed, out of memory): that environment fails, the run
+                # reports it like any other failure instead of a traceback.
+                problem = Problem(
+                    f"the worker process rendering it died unexpectedly ({err})",
+                    path=f"environments/{tasks[index].name}.yaml",
+                )
+                outcome = _Outcome(None, None, _Failure(RenderError, (problem,), EXIT_INPUT))
+            finished(index, outcome)
     return [outcomes[i] for i in range(total)]
 
 

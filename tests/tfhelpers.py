@@ -48,9 +48,7 @@ def cli_config(directory: Path) -> Path:
     assert mirror is not None
     path = directory / "terraformrc"
     path.write_text(
-        "provider_installation {\n"
-        f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n'
-        "}\n",
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n',
         encoding="utf-8",
     )
     return path

@@ -1,0 +1,34 @@
+"""The pipeline's worker pool: a worker that dies is one failed environment, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator import pipeline
+from generator.errors import TfgenError
+from tests.conftest import GOLDEN_ENVIRON
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on fork sharing the patched worker")
+def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: Any) -> None:
+    real = pipeline._run_task
+
+    def dying(task: Any) -> Any:
+        if task.name == "staging":
+            os._exit(17)  # the worker process vanishes, as under the OOM killer
+        return real(task)
+
+    monkeypatch.setattr(pipeline, "_run_task", dying)
+    with pytest.raises(TfgenError) as info:
+        pipeline.generate(
+            project_dir=project, environments=["dev", "staging"], environ=GOLDEN_ENVIRON, workers=2
+        )
+    assert info.value.exit_code == 1
+    assert "environments/staging.yaml: the worker process rendering it died" in str(info.value)
+    assert (project / "out" / "dev" / "backend.hcl").is_file()
+    assert not (project / "out" / "staging").exists()
