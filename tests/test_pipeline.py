@@ -13,17 +13,19 @@ from generator import pipeline
 from generator.errors import TfgenError
 from tests.conftest import GOLDEN_ENVIRON
 
+_REAL_RUN_TASK = pipeline._run_task
+
+
+def _dying(task: Any) -> Any:
+    """A worker body that kills its process for one environment (module level: picklable)."""
+    if task.name == "staging":
+        os._exit(17)  # the worker process vanishes, as under the OOM killer
+    return _REAL_RUN_TASK(task)
+
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork sharing the patched worker")
 def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: Any) -> None:
-    real = pipeline._run_task
-
-    def dying(task: Any) -> Any:
-        if task.name == "staging":
-            os._exit(17)  # the worker process vanishes, as under the OOM killer
-        return real(task)
-
-    monkeypatch.setattr(pipeline, "_run_task", dying)
+    monkeypatch.setattr(pipeline, "_run_task", _dying)
     with pytest.raises(TfgenError) as info:
         pipeline.generate(
             project_dir=project, environments=["dev", "staging"], environ=GOLDEN_ENVIRON, workers=2
