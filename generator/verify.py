@@ -194,8 +194,15 @@ def verify_rendered(
     tf = {n: d for n, d in parsed.items() if n.endswith(".tf")}
     if len(tf) == sum(1 for n in files if n.endswith(".tf")):
         problems.extend(_check_terraform_block(tf, out_prefix))
-    if config.endpoint is None and config.backend.endpoint is None:
-        problems.extend(_check_no_endpoints(parsed, out_prefix))
+    if config.endpoint is None:
+        # backend.endpoint alone (an S3-compatible state store) allows overrides in
+        # backend.hcl only; the provider must still talk to real AWS.
+        checked = (
+            parsed
+            if config.backend.endpoint is None
+            else {n: d for n, d in parsed.items() if n != BACKEND_FILE}
+        )
+        problems.extend(_check_no_endpoints(checked, out_prefix))
     if problems:
         raise VerifyError(*problems)
     return parsed

@@ -168,3 +168,20 @@ def test_verify_names_every_problem_at_once(config: EnvironmentConfig, tmp_path:
     found = problems({"backend.hcl": backend, "versions.tf": VERSIONS_OK}, config)
     assert len(found) >= 3
     assert not list(tmp_path.iterdir())
+
+
+def test_a_state_store_endpoint_allows_overrides_in_backend_hcl_only(
+    config: EnvironmentConfig,
+) -> None:
+    minio = config.model_copy(
+        update={"backend": config.backend.model_copy(update={"endpoint": "http://127.0.0.1:9000"})}
+    )
+    backend = (
+        BACKEND_OK + 'endpoints      = { s3 = "http://127.0.0.1:9000" }\nuse_path_style = true\n'
+    )
+    verify_rendered(
+        {"backend.hcl": backend, "versions.tf": VERSIONS_OK}, minio, out_prefix="out/dev"
+    )
+    main = 'provider "aws" {\n  endpoints {\n    s3 = "http://127.0.0.1:9000"\n  }\n}\n'
+    found = problems({"backend.hcl": backend, "versions.tf": VERSIONS_OK, "main.tf": main}, minio)
+    assert found and all(p.startswith("out/dev/main.tf") for p in found), found
