@@ -10,7 +10,7 @@ from pathlib import Path
 
 from generator.config import Override
 from generator.errors import DriftError, Problem, TfgenError, merge_errors
-from generator.pipeline import OUT_DIR, ProgressFn, Rendered, render_run, select_environments
+from generator.pipeline import ProgressFn, Rendered, render_selection
 from generator.writer import MANIFEST, read_manifest, recover_output
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
@@ -171,12 +171,11 @@ def check_output(
     Raises:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
-    out_root = out_dir if out_dir is not None else project_dir / OUT_DIR
-    names = select_environments(project_dir, environments, all_environments=all_environments)
-    run = render_run(
+    run = render_selection(
         project_dir=project_dir,
-        names=names,
-        out_root=out_root,
+        environments=environments,
+        all_environments=all_environments,
+        out_dir=out_dir,
         overrides=overrides,
         environ=environ,
         suffix=suffix,

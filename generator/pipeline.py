@@ -245,6 +245,37 @@ def render_run(
     return Run(rendered=kept, errors=tuple(errors))
 
 
+def render_selection(
+    *,
+    project_dir: Path,
+    environments: Sequence[str] = (),
+    all_environments: bool = False,
+    out_dir: Path | None = None,
+    overrides: Sequence[Override] = (),
+    environ: Mapping[str, str] | None = None,
+    suffix: str | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> Run:
+    """Select the environments of a command (names or ``--all``) and :func:`render_run` them.
+
+    The shared first half of ``generate`` (render, validate) and ``drift.check_output``
+    (check, diff); ``out_dir`` defaults to ``<project_dir>/out``.
+    """
+    out_root = out_dir if out_dir is not None else project_dir / OUT_DIR
+    names = select_environments(project_dir, environments, all_environments=all_environments)
+    return render_run(
+        project_dir=project_dir,
+        names=names,
+        out_root=out_root,
+        overrides=overrides,
+        environ=environ,
+        suffix=suffix,
+        workers=workers,
+        progress=progress,
+    )
+
+
 def generate(
     *,
     project_dir: Path,
@@ -284,12 +315,11 @@ def generate(
         TfgenError: every failure, one problem per line; when several environments
             fail the exit code is the highest of theirs.
     """
-    out_root = out_dir if out_dir is not None else project_dir / OUT_DIR
-    names = select_environments(project_dir, environments, all_environments=all_environments)
-    run = render_run(
+    run = render_selection(
         project_dir=project_dir,
-        names=names,
-        out_root=out_root,
+        environments=environments,
+        all_environments=all_environments,
+        out_dir=out_dir,
         overrides=overrides,
         environ=environ,
         suffix=suffix,
