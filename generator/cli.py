@@ -1,7 +1,7 @@
 """The tfgen command line: parse arguments, call the core once, map errors to exit codes.
 
 Core modules are imported inside the commands, so ``tfgen --help`` and shell completion
-never load Jinja, the HCL parser or pydantic.
+never load Jinja, the HCL parser or the schema validator.
 """
 
 from __future__ import annotations
@@ -268,12 +268,13 @@ def list_command(ctx: click.Context, project_dir: Path, as_json: bool) -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
+@project_option
 @click.pass_context
-def schema(ctx: click.Context) -> None:
+def schema(ctx: click.Context, project_dir: Path) -> None:
     """Print the JSON Schema of environment files (for editors and CI)."""
     from generator.jsonschema_export import schema_text
 
-    _run(ctx, lambda: click.echo(schema_text(), nl=False))
+    _run(ctx, lambda: click.echo(schema_text(project_dir), nl=False))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

@@ -1,4 +1,7 @@
-"""environments/<env>.yaml -> EnvironmentConfig: find, layer, override, interpolate, validate."""
+"""environments/<env>.yaml -> EnvironmentConfig: find, layer, override, interpolate, validate.
+
+Validation itself is the stack's (:mod:`generator.validate` against :mod:`generator.stack`).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from generator.constraints import ENV_NAME_RE
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
-from generator.schema import EnvironmentConfig
+from generator.render import TEMPLATES_DIR
+from generator.schema import EnvironmentConfig, build_config
 from generator.secrets import check_no_secrets
+from generator.stack import load_stack
+from generator.validate import validate_environment
 from generator.yamlsource import YamlDoc, load_yaml_file
 
 ENVIRONMENTS_DIR = "environments"
@@ -84,7 +89,9 @@ def check_environment_name(project_dir: Path, name: str) -> Path:
             f"invalid environment name {name!r}: use 1 to 32 lowercase letters, digits "
             "and hyphens, starting with a letter"
         )
-        raise ConfigError.at(msg)
+        named = environments_dir(project_dir) / f"{name}.yaml"
+        on_disk = "/" not in name and "\\" not in name and name not in ("", ".", "..")
+        raise ConfigError.at(msg, path=display if on_disk and named.is_file() else None)
     file = environments_dir(project_dir) / f"{name}.yaml"
     if not file.is_file():
         known = list_environments(project_dir)
@@ -120,6 +127,7 @@ def load_environment(
         ConfigError: anything wrong with the files, variables or values, one
             problem per line with file, line and dotted key.
     """
+    stack = load_stack(project_dir / TEMPLATES_DIR)
     data, origins, source = _layered(project_dir, name)
     for override in overrides:
         data = _apply_override(data, override)
@@ -135,11 +143,8 @@ def load_environment(
         msg = "the environment name comes from the file name; remove this key"
         raise ConfigError.at(msg, path=file, line=line, key="name")
     data["name"] = f"{name}-{suffix}" if suffix else name
-    try:
-        config = EnvironmentConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(*_problems(err, locate)) from err
-    return LoadedEnvironment(config=config, source=source)
+    values = validate_environment(stack, data, locate)
+    return LoadedEnvironment(config=build_config(values), source=source)
 
 
 @dataclass(frozen=True)
@@ -313,52 +318,3 @@ def _locator(origins: dict[KeyPath, Origin], source: str) -> Any:
         return (source, None)
 
     return locate
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _problems(err: ValidationError, locate: Any) -> list[Problem]:
-    problems: list[Problem] = []
-    for item in err.errors(include_url=False):
-        loc = tuple(str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-            allowed = _fields_at(EnvironmentConfig, loc[:-1])
-            hint = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
-            if hint:
-                message += f"; did you mean {'.'.join((*loc[:-1], hint[0]))!r}?"
-            elif allowed:
-                message += f" (allowed here: {', '.join(sorted(allowed))})"
-        elif item["type"] == "missing":
-            message = "required key is missing"
-        file, line = locate(loc)
-        problems.append(Problem(message, path=file, line=line, key=".".join(loc) or None))
-    return problems
-
-
-def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
-    """The keys allowed at ``loc`` inside ``model`` (empty when not a model there)."""
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside ``X``, ``X | None`` or ``Annotated[X, ...]``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
