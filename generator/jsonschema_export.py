@@ -122,7 +122,8 @@ def _flatten_any_of(options: list[Any]) -> list[Any]:
 def _constrained_string(node: dict[str, Any]) -> bool:
     if not any(k in node for k in _STRING_CONSTRAINTS):
         return False
-    if node.get("type") == "string":
+    types = node.get("type")
+    if types == "string" or (isinstance(types, list) and "string" in types):
         return True
     values = node.get("enum", [node["const"]] if "const" in node else None)
     return isinstance(values, list) and bool(values) and all(isinstance(v, str) for v in values)

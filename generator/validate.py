@@ -270,7 +270,7 @@ def _display() -> str:
     return f"templates/{STACK_FILE}"
 
 
-def _evaluate(key: str, line: int | None, call: Callable[..., Any], **context: Any) -> Any:
+def _evaluate(key: str, line: int | None, call: Callable[..., Any], /, **context: Any) -> Any:
     try:
         result = call(**context)
         if isinstance(result, jinja2.Undefined):

@@ -51,8 +51,8 @@ def test_defaults_then_extends_then_own_values(project: Path) -> None:
     assert config.tags["Shared"] == "one"  # maps merge deeply
     assert config.tags["Own"] == "qa"
     assert config.tags["ManagedBy"] == "tfgen"  # from _defaults
-    assert config.network.az_count == 3
-    assert config.network.vpc_cidr == "10.40.0.0/16"
+    assert config.values["network"]["az_count"] == 3
+    assert config.values["network"]["vpc_cidr"] == "10.40.0.0/16"
 
 
 def test_lists_replace_instead_of_merging() -> None:
@@ -115,7 +115,7 @@ def test_prod_bucket_variable_missing_names_file_line_and_variable(
 def test_overrides_are_typed_and_applied_last(project: Path) -> None:
     overrides = [Override.parse("network.az_count=3"), Override.parse("tags.Owner=team-a")]
     config = load_environment(project, "dev", environ=ENV, overrides=overrides).config
-    assert config.network.az_count == 3
+    assert config.values["network"]["az_count"] == 3
     assert config.tags["Owner"] == "team-a"
 
 
