@@ -17,14 +17,12 @@ import yaml
 from generator.constraints import ENV_NAME_RE
 from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
-from generator.render import TEMPLATES_DIR
 from generator.schema import EnvironmentConfig, build_config
 from generator.secrets import check_no_secrets
-from generator.stack import load_stack
-from generator.validate import validate_environment
 from generator.yamlsource import YamlDoc, load_yaml_file
 
 ENVIRONMENTS_DIR = "environments"
+TEMPLATES_DIR = "templates"
 DEFAULTS_LAYER = "_defaults"
 SET_ORIGIN = "--set"
 
@@ -127,6 +125,11 @@ def load_environment(
         ConfigError: anything wrong with the files, variables or values, one
             problem per line with file, line and dotted key.
     """
+    # The stack (Jinja, the schema validator) loads here, not at import: `tfgen list` and
+    # completion read environment files without it.
+    from generator.stack import load_stack
+    from generator.validate import validate_environment
+
     stack = load_stack(project_dir / TEMPLATES_DIR)
     data, origins, source = _layered(project_dir, name)
     for override in overrides:
@@ -145,6 +148,31 @@ def load_environment(
     data["name"] = f"{name}-{suffix}" if suffix else name
     values = validate_environment(stack, data, locate)
     return LoadedEnvironment(config=build_config(values), source=source)
+
+
+def validate_data(project_dir: Path, data: Mapping[str, Any]) -> EnvironmentConfig:
+    """Validate an environment given as data (no files, no layers) against the project's stack.
+
+    For tools and tests that build environments in code; ``data`` holds ``name`` and every
+    key an environment file would. Problems are reported without a file or line.
+
+    Raises:
+        ConfigError: as :func:`load_environment`.
+    """
+    from generator.stack import load_stack
+    from generator.validate import validate_environment
+
+    stack = load_stack(project_dir / TEMPLATES_DIR)
+    values = validate_environment(stack, dict(data), lambda _path: (None, None))
+    return build_config(values)
+
+
+def input_values(project_dir: Path, config: EnvironmentConfig) -> dict[str, Any]:
+    """The inputs of a validated environment: its values without the stack's derived ones."""
+    from generator.stack import load_stack
+
+    derived = {item.name for item in load_stack(project_dir / TEMPLATES_DIR).derived}
+    return {k: v for k, v in config.values.items() if k not in derived}
 
 
 @dataclass(frozen=True)

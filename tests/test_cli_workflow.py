@@ -49,7 +49,8 @@ def backend_of(folder: Path) -> dict[str, str]:
 def test_cli_import_stays_light() -> None:
     code = (
         "import generator.cli, sys; "
-        "heavy = [m for m in ('jinja2', 'lark', 'hcl2', 'jsonschema_rs', 'yaml') if m in sys.modules]; "
+        "heavy = [m for m in ('jinja2', 'lark', 'hcl2', 'jsonschema_rs', 'yaml') "
+        "if m in sys.modules]; "
         "assert not heavy, heavy"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -1,4 +1,4 @@
-"""Light commands stay light: they run without importing Jinja, the HCL parser or the schema validator.
+"""Light commands stay light: no Jinja, no HCL parser, no schema validator.
 
 `tfgen --help` must answer in a fraction of a second (issue 7); importing jinja2, lark and
 python-hcl2 alone costs more than the interpreter start. Each command runs in a fresh

@@ -40,7 +40,7 @@ def test_a_cached_render_equals_a_compiled_one(project: Path) -> None:
     plain = make_env(project / TEMPLATES_DIR).overlay(bytecode_cache=None, cache_size=0)
     loaded = load_environment(project, "dev", environ=GOLDEN_ENVIRON)
     name = sorted(first)[0]
-    expected = plain.get_template(f"{name}.j2").render(env=loaded.config)
+    expected = plain.get_template(f"{name}.j2").render(env=loaded.config.values)
     assert first == cached
     assert cached[name].endswith(expected.lstrip("\n"))
 
