@@ -35,10 +35,10 @@ def _int(value: Any, what: str) -> int:
 
 
 def cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
-    """Terraform's ``cidrsubnet(prefix, newbits, netnum)``: the netnum-th subnet, newbits longer.
+    """Terraform's ``cidrsubnet(prefix, newbits, netnum)``: the netnum-th block, newbits longer.
 
     Raises:
-        ValueError: the subnet does not fit in the prefix.
+        ValueError: the block does not fit in the prefix.
     """
     net = _network(prefix)
     bits = _int(newbits, "newbits")
@@ -56,10 +56,10 @@ def cidrsubnet(prefix: Any, newbits: Any, netnum: Any) -> str:
 
 
 def cidrsubnets(prefix: Any, *newbits: Any) -> list[str]:
-    """Terraform's ``cidrsubnets(prefix, newbits...)``: consecutive subnets of the given sizes.
+    """Terraform's ``cidrsubnets(prefix, newbits...)``: consecutive blocks of those sizes.
 
     Raises:
-        ValueError: the subnets do not fit in the prefix.
+        ValueError: the blocks do not fit in the prefix.
     """
     net = _network(prefix)
     result: list[str] = []
@@ -74,7 +74,7 @@ def cidrsubnets(prefix: Any, *newbits: Any) -> list[str]:
         size = 2 ** (net.max_prefixlen - new_prefix)
         cursor = -(-cursor // size) * size  # align up, as Terraform does
         if cursor + size > end:
-            msg = f"not enough room in {prefix} for the subnets requested"
+            msg = f"not enough room in {prefix} for the blocks requested"
             raise ValueError(msg)
         result.append(f"{ipaddress.ip_address(cursor)}/{new_prefix}")
         cursor += size

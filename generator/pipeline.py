@@ -36,6 +36,7 @@ from generator.errors import (
     merge_errors,
 )
 from generator.render import TEMPLATES_DIR, render_environment
+from generator.stack import load_stack
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output
@@ -229,6 +230,9 @@ def render_run(
     """
     if suffix is not None:
         check_suffix_format(suffix)
+    # A broken stack (schema, rules, derived values) fails the run once, before any
+    # environment is checked.
+    load_stack(project_dir / TEMPLATES_DIR)
     tasks = [
         _Task(project_dir, n, out_root, tuple(overrides), environ, suffix)
         for n in dict.fromkeys(names)
