@@ -280,7 +280,8 @@ rules:
   - key: lifecycle.expire_days
     when: env.versioning
     rule: "env.lifecycle.expire_days >= 30"
-    message: "with versioning, keep old versions at least 30 days, not {{ env.lifecycle.expire_days }}"
+    message: >-
+      with versioning, keep old versions at least 30 days, not {{ env.lifecycle.expire_days }}
   - key: "tags.{{ key }}"
     each: env.tags
     rule: "value == value | trim"
@@ -310,7 +311,8 @@ def test_derived_values_reach_rules_and_templates(tmp_path: Path) -> None:
         ),
         (
             f"bucket_name: {'b' * 60}\n",
-            r"environments/dev\.yaml:1: bucket_name: the bucket name 'acme-dev-b+' has 69 characters",
+            r"environments/dev\.yaml:1: bucket_name: the bucket name 'acme-dev-b+' has 69 "
+            r"characters",
         ),
     ],
 )
