@@ -22,6 +22,9 @@ from typing import Any
 
 import jinja2
 import jinja2.bccache
+import jinja2.environment
+import jinja2.nodes
+import jinja2.parser
 import jinja2.sandbox
 
 from generator.errors import Problem, RenderError
@@ -217,6 +220,49 @@ def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
         return _CompiledTemplateCache(salt)
     except (OSError, RuntimeError):  # no safe private temp folder: compile every run
         return None
+
+
+def compile_cached(env: jinja2.Environment, source: str, *, expression: bool) -> Any:
+    """A template (or, with ``expression``, an expression) from text, reusing compiled code.
+
+    Like ``env.from_string`` and ``env.compile_expression``, but the compiled code goes
+    through the same bytecode cache as the templates, so a later process skips Jinja's code
+    generation. A cached entry only exists for source that compiled, so a hit needs no parse.
+
+    Raises:
+        jinja2.TemplateSyntaxError: the source does not parse.
+    """
+    kind = "expression" if expression else "string"
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+    cache = env.bytecode_cache
+    bucket = None
+    code = None
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            bucket = cache.get_bucket(env, f"<{kind}:{digest}>", None, source)
+            code = bucket.code
+    if code is None:
+        code = env.compile(_expression_node(env, source) if expression else source)
+        if cache is not None and bucket is not None:
+            bucket.code = code
+            with contextlib.suppress(OSError):
+                cache.set_bucket(bucket)
+    template = env.template_class.from_code(env, code, env.make_globals(None))
+    if expression:
+        return jinja2.environment.TemplateExpression(template, undefined_to_none=False)
+    return template
+
+
+def _expression_node(env: jinja2.Environment, source: str) -> jinja2.nodes.Template:
+    """``result = <expression>`` as a template node, as ``compile_expression`` builds it."""
+    parser = jinja2.parser.Parser(env, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        msg = "chunk after expression"
+        raise jinja2.TemplateSyntaxError(msg, parser.stream.current.lineno, None, None)
+    expr.set_environment(env)
+    body = [jinja2.nodes.Assign(jinja2.nodes.Name("result", "store"), expr, lineno=1)]
+    return jinja2.nodes.Template(body, lineno=1)
 
 
 def template_names(templates_dir: Path) -> list[str]:

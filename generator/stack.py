@@ -30,7 +30,7 @@ import jsonschema_rs
 from generator.constraints import FORMATS, format_problem, known_format
 from generator.errors import ConfigError, Problem
 from generator.jsonpos import JsonError, json_lines, load_json
-from generator.render import TEMPLATES_DIR, make_env
+from generator.render import TEMPLATES_DIR, compile_cached, make_env
 from generator.schema import CORE_KEYS, CORE_REQUIRED, CORE_SCHEMA
 from generator.yamlsource import load_yaml_file
 
@@ -371,7 +371,7 @@ def _compile_expression(
         problem("expected a Jinja expression (a non-empty string)", key)
         return None
     try:
-        return env.compile_expression(source, undefined_to_none=False)
+        return compile_cached(env, source, expression=True)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"expression syntax error: {err.message}", key)
         return None
@@ -384,7 +384,7 @@ def _compile_template(
         problem("expected a string (it may use {{ ... }})", key)
         return None
     try:
-        return env.from_string(source)
+        return compile_cached(env, source, expression=False)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"template syntax error: {err.message}", key)
         return None
