@@ -5,7 +5,9 @@ Validation itself is the stack's (:mod:`generator.validate` against :mod:`genera
 
 from __future__ import annotations
 
+import copy
 import difflib
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
 from generator.schema import EnvironmentConfig, build_config
 from generator.secrets import check_no_secrets
-from generator.yamlsource import YamlDoc, load_yaml_file
+from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, load_yaml_file
 
 ENVIRONMENTS_DIR = "environments"
 TEMPLATES_DIR = "templates"
@@ -241,7 +243,7 @@ def _layered(project_dir: Path, name: str) -> tuple[dict[str, Any], dict[KeyPath
     defaults = folder / f"{DEFAULTS_LAYER}.yaml"
     if defaults.is_file():
         chain.extend(_resolve_layer(folder, DEFAULTS_LAYER, ()))
-    chain.extend(_resolve_doc(folder, load_yaml_file(file, source), (name,)))
+    chain.extend(_resolve_doc(folder, _load_doc(file, source), (name,)))
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     seen: set[str] = set()
@@ -260,7 +262,35 @@ def _resolve_layer(folder: Path, layer: str, stack: tuple[str, ...]) -> list[Yam
     if not file.is_file():
         msg = f"layer {layer!r} not found"
         raise ConfigError.at(msg, path=display)
-    return _resolve_doc(folder, load_yaml_file(file, display), stack)
+    return _resolve_doc(folder, _load_doc(file, display), stack)
+
+
+def _load_doc(file: Path, display: str) -> YamlDoc:
+    """A file's YAML, parsed once per process for each content it has had.
+
+    ``tfgen render --all`` layers ``_defaults.yaml`` (and shared layers) under every
+    environment; a worker parses each once. The cache is keyed by the file's bytes, so an
+    edit is never missed; the data is copied per use, so no caller can change another's.
+    """
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        raw = b""
+    if not raw or len(raw) > MAX_FILE_BYTES:
+        return load_yaml_file(file, display)  # reads it again, and reports what is wrong
+    key = (display, hashlib.sha256(raw).hexdigest())
+    doc = _PARSED.get(key)
+    if doc is None:
+        doc = load_yaml_file(file, display)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = doc
+    return YamlDoc(path=doc.path, data=copy.deepcopy(doc.data), lines=doc.lines)
+
+
+_PARSED: dict[tuple[str, str], YamlDoc] = {}
+_PARSED_MAX = 256
 
 
 def _resolve_doc(folder: Path, doc: YamlDoc, stack: tuple[str, ...]) -> list[YamlDoc]:
