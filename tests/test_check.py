@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def test_one_byte_hand_edit_exits_4_with_a_diff(runner: CliRunner, rendered: Pat
     assert "+++ b/out/dev/backend.hcl" in result.stdout
     assert '-region       = "eu-west-2"' in result.stdout
     assert '+region       = "eu-west-1"' in result.stdout
-    assert "out/dev/backend.hcl: differs from a fresh render" in result.stderr
+    assert "out/dev/backend.hcl: differs from a fresh render: edited by hand" in result.stderr
     assert "out/staging: up to date" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(rendered / "out") == before  # check never writes
@@ -80,7 +81,8 @@ def test_stale_render_after_an_input_change_is_drift(runner: CliRunner, rendered
     result = invoke(runner, rendered, "check", "staging")
     assert result.exit_code == EXIT_DRIFT
     assert "10.21.0.0/16" in result.stdout
-    assert "out/staging/" in result.stderr
+    assert "out/staging/network.tf: differs from a fresh render: stale" in result.stderr
+    assert "edited by hand" not in result.stderr
 
 
 def test_missing_generated_file_is_drift(runner: CliRunner, rendered: Path) -> None:
@@ -115,12 +117,55 @@ def test_files_tfgen_does_not_own_are_ignored(runner: CliRunner, rendered: Path)
             ".terraform/providers/x": "binary",
             ".terraform.lock.hcl": "# lock\n",
             "terraform.tfstate": "{}",
+            "terraform.tfstate.backup": "{}",
             "notes.txt": "mine\n",
-            "local_override.tf": "# a user's file\n",
+            "plan.tfplan": "binary",
+            ".hidden.tf": "# Terraform ignores dotfiles\n",
+            "backup.tf~": "# and editor backups\n",
+            "modules.tf/x": "a folder is not read as a file",
         },
     )
     result = invoke(runner, rendered, "check", "dev")
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "extra.tf",
+        "extra.tf.json",
+        "my.tfvars",
+        "my.auto.tfvars.json",
+        "override.tf",
+        "local_override.tf",
+        "x_override.tf.json",
+    ],
+)
+def test_terraform_that_tfgen_did_not_write_is_drift(
+    runner: CliRunner, rendered: Path, name: str
+) -> None:
+    out = rendered / "out" / "dev"
+    (out / name).write_text('resource "null_resource" "x" {}\n')
+    result = invoke(runner, rendered, "check", "dev")
+    assert result.exit_code == EXIT_DRIFT, result.stderr
+    assert re.search(
+        rf"^(error: )?out/dev/{re.escape(name)}: is Terraform that tfgen did not write .*"
+        r"move it into templates/ or delete it$",
+        result.stderr,
+        re.MULTILINE,
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "run: tfgen render" not in result.stderr  # rendering would not remove it
+    assert invoke(runner, rendered, "diff", "dev").exit_code == 0
+
+
+def test_a_link_with_a_terraform_name_is_drift_and_not_followed(
+    runner: CliRunner, rendered: Path, tmp_path: Path
+) -> None:
+    (rendered / "out" / "dev" / "extra.tf").symlink_to(tmp_path / "nowhere.tf")
+    result = invoke(runner, rendered, "check", "dev")
+    assert result.exit_code == EXIT_DRIFT
+    assert "out/dev/extra.tf: is Terraform that tfgen did not write" in result.stderr
 
 
 def test_bytes_that_are_not_utf8_are_drift(runner: CliRunner, rendered: Path) -> None:
@@ -131,7 +176,7 @@ def test_bytes_that_are_not_utf8_are_drift(runner: CliRunner, rendered: Path) ->
     assert "\ufffd" in result.stdout
 
 
-def test_symlink_in_place_of_a_generated_file_is_drift(
+def test_symlink_in_place_of_a_generated_file_is_an_error(
     runner: CliRunner, rendered: Path, tmp_path: Path
 ) -> None:
     target = rendered / "out" / "dev" / "network.tf"
@@ -140,13 +185,11 @@ def test_symlink_in_place_of_a_generated_file_is_drift(
     target.unlink()
     target.symlink_to(outside)
     result = invoke(runner, rendered, "check", "dev")
-    assert result.exit_code == EXIT_DRIFT
+    assert result.exit_code == EXIT_INPUT
     assert "out/dev/network.tf: is a symbolic link" in result.stderr
 
 
-def test_a_render_failure_and_drift_exit_with_the_highest_code(
-    runner: CliRunner, rendered: Path
-) -> None:
+def test_a_render_failure_outranks_drift(runner: CliRunner, rendered: Path) -> None:
     # staging fails verification (3), dev has drift (4), prod is clean.
     write_tree(
         rendered,
@@ -154,7 +197,7 @@ def test_a_render_failure_and_drift_exit_with_the_highest_code(
     )
     (rendered / "out" / "dev" / "network.tf").write_text("# edited\n")
     result = invoke(runner, rendered, "check", "--all")
-    assert result.exit_code == EXIT_DRIFT
+    assert result.exit_code == EXIT_VERIFY  # CI must never read a broken input as drift
     assert "out/staging/broken.tf" in result.stderr
     assert "out/dev/network.tf: differs" in result.stderr
     assert "out/prod: up to date" in result.stderr
@@ -268,7 +311,7 @@ def test_check_output_reports_each_state(project: Path) -> None:
     report = check_output(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
     [env] = report.environments
     assert {f.name: f.state for f in env.files} == {
-        "network.tf": FileState.CHANGED,
+        "network.tf": FileState.EDITED,
         "providers.tf": FileState.MISSING,
         "outputs.tf": FileState.EXTRA,
     }
