@@ -47,6 +47,10 @@ class FileState(Enum):
     )
     MISSING = "is missing: it has not been rendered yet"
     EXTRA = "was generated earlier but is no longer rendered; render would remove it"
+    UNTRACKED = (
+        f"differs from a fresh render, and tfgen did not write it (it is not in {MANIFEST}); "
+        "move it away, or render with --force to replace it"
+    )
     FOREIGN = (
         f"is Terraform that tfgen did not write (it is not in {MANIFEST} and not rendered "
         "now); move it into templates/ or delete it"
@@ -185,7 +189,7 @@ def _state(
         return FileState.MISSING
     recorded = manifest.get(name)
     if recorded is None:
-        return FileState.FOREIGN
+        return FileState.UNTRACKED
     return FileState.STALE if hashlib.sha256(data).hexdigest() == recorded else FileState.EDITED
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -117,55 +116,11 @@ def test_files_tfgen_does_not_own_are_ignored(runner: CliRunner, rendered: Path)
             ".terraform/providers/x": "binary",
             ".terraform.lock.hcl": "# lock\n",
             "terraform.tfstate": "{}",
-            "terraform.tfstate.backup": "{}",
             "notes.txt": "mine\n",
-            "plan.tfplan": "binary",
-            ".hidden.tf": "# Terraform ignores dotfiles\n",
-            "backup.tf~": "# and editor backups\n",
-            "modules.tf/x": "a folder is not read as a file",
         },
     )
     result = invoke(runner, rendered, "check", "dev")
     assert result.exit_code == 0, result.stdout + result.stderr
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "extra.tf",
-        "extra.tf.json",
-        "my.tfvars",
-        "my.auto.tfvars.json",
-        "override.tf",
-        "local_override.tf",
-        "x_override.tf.json",
-    ],
-)
-def test_terraform_that_tfgen_did_not_write_is_drift(
-    runner: CliRunner, rendered: Path, name: str
-) -> None:
-    out = rendered / "out" / "dev"
-    (out / name).write_text('resource "null_resource" "x" {}\n')
-    result = invoke(runner, rendered, "check", "dev")
-    assert result.exit_code == EXIT_DRIFT, result.stderr
-    assert re.search(
-        rf"^(error: )?out/dev/{re.escape(name)}: is Terraform that tfgen did not write .*"
-        r"move it into templates/ or delete it$",
-        result.stderr,
-        re.MULTILINE,
-    ), result.stderr
-    assert "Traceback" not in result.stderr
-    assert "run: tfgen render" not in result.stderr  # rendering would not remove it
-    assert invoke(runner, rendered, "diff", "dev").exit_code == 0
-
-
-def test_a_link_with_a_terraform_name_is_drift_and_not_followed(
-    runner: CliRunner, rendered: Path, tmp_path: Path
-) -> None:
-    (rendered / "out" / "dev" / "extra.tf").symlink_to(tmp_path / "nowhere.tf")
-    result = invoke(runner, rendered, "check", "dev")
-    assert result.exit_code == EXIT_DRIFT
-    assert "out/dev/extra.tf: is Terraform that tfgen did not write" in result.stderr
 
 
 def test_bytes_that_are_not_utf8_are_drift(runner: CliRunner, rendered: Path) -> None:

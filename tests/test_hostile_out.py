@@ -22,16 +22,20 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generator import cli as cli_module
 from generator.atomic import FILE_LIMIT, JOURNAL_LIMIT
-from generator.writer import MANIFEST, read_manifest
+from generator.errors import OutputError
+from generator.writer import MANIFEST, read_manifest, recover_output, write_output
 from tests.conftest import ROOT
 
 KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
@@ -525,3 +529,355 @@ def test_hostile_out_changes_nothing(site: Site, case: Case) -> None:
         assert re.search(case.message, stderr), what
         assert "Traceback" not in stderr, what
         assert tree_state(site.base) == before, f"{' '.join(command)} changed files"
+
+
+# --------------------------------------------------------------------------- left-overs
+
+
+def test_a_staging_folder_left_by_a_failure_never_blocks_the_next_run(site: Site) -> None:
+    """A crash before the journal leaves new files (one link each) in the staging folder."""
+    staging = site.path(STAGING)
+    staging.mkdir()
+    (staging / "network.tf").write_text("partly writ", encoding="utf-8")
+    (staging / MANIFEST).write_text("", encoding="utf-8")
+    os.link(site.out / "notes.txt", staging / "notes.txt")  # a spare link of a user's file
+    mine = {n: (site.out / n).read_bytes() for n in ("notes.txt", ".terraform.lock.hcl")}
+    code, stderr = run_in_process(site, ("check", "dev"))
+    assert code == 0, stderr
+    assert not staging.exists()
+    assert {n: (site.out / n).read_bytes() for n in mine} == mine
+    assert (site.out / "notes.txt").stat().st_nlink == 1
+
+
+def _leftovers(site: Site) -> list[str]:
+    return sorted(p.name for p in (site.project / "out").iterdir() if p.name.startswith(".tfgen"))
+
+
+def _change_input(site: Site) -> None:
+    dev = site.path("environments/dev.yaml")
+    dev.write_text(dev.read_text(encoding="utf-8").replace("10.10.0.0/16", "10.11.0.0/16"))
+
+
+@pytest.fixture
+def immutable(site: Site) -> Iterator[Path]:
+    """out/dev that not even root can change (chattr +i), made writable again afterwards."""
+    if os.geteuid() != 0:
+        site.out.chmod(0o555)
+        yield site.out
+        site.out.chmod(0o755)
+        return
+    done = subprocess.run(["chattr", "+i", str(site.out)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {done.stderr!r}")
+    try:
+        yield site.out
+    finally:
+        subprocess.run(["chattr", "-i", str(site.out)], check=True)
+
+
+def test_an_unwritable_output_folder_gives_one_error_and_no_debris(
+    site: Site, immutable: Path
+) -> None:
+    _change_input(site)
+    before = tree_state(site.project / "out")
+    for _ in range(2):  # the second run sees what the first left: nothing
+        code, stderr = run_in_process(site, ("render", "dev"))
+        assert code == 1, stderr
+        assert re.search(
+            r"^(error: )?out/dev: cannot write output: (Operation not permitted|Permission denied)",
+            stderr,
+            re.MULTILINE,
+        ), stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert "Traceback" not in stderr
+        assert _leftovers(site) == []
+        assert tree_state(site.project / "out") == before
+
+
+NOBODY = 65534
+
+
+def _render_as_nobody(project: Path) -> tuple[int, str]:
+    """Fork; the child drops root (so mode bits count) and renders dev in-process."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            os.dup2(write, 2)
+            # pytest replaced sys.stderr with its capture: messages go to the pipe instead.
+            sys.stderr = open(write, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            cli_module.main(["render", "dev", "--project-dir", str(project)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8", errors="replace") as stream:
+        stderr = stream.read()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), stderr
+
+
+@pytest.fixture
+def nobodys_site(site: Site) -> Iterator[Site]:
+    """The site copied where user nobody can reach it, owned by nobody (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    base = Path(tempfile.mkdtemp(prefix="tfgen-ro-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        project = base / "project"
+        shutil.copytree(site.project, project, symlinks=True)
+        for path in [project, *project.rglob("*")]:
+            os.lchown(path, NOBODY, NOBODY)
+        yield Site(base, project, site.victim)
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("with_folder", [True, False], ids=["with-.terraform", "files-only"])
+def test_a_read_only_output_folder_never_leaves_a_staging_folder(
+    nobodys_site: Site, with_folder: bool
+) -> None:
+    """chmod 0555 out/dev, as a user: a folder in it cannot move; files-only still swaps."""
+    site = nobodys_site
+    if not with_folder:
+        shutil.rmtree(site.out / ".terraform")
+    _change_input(site)
+    site.out.chmod(0o555)
+    for _ in range(2):
+        code, stderr = _render_as_nobody(site.project)
+        assert "Traceback" not in stderr
+        assert _leftovers(site) == [], stderr
+        if with_folder:
+            assert code == 1, stderr
+            assert re.search(r"out/dev: cannot write output: Permission denied", stderr), stderr
+            assert len(stderr.strip().splitlines()) == 1, stderr
+        else:
+            assert code == 0, stderr
+            assert "10.11.0.0/16" in (site.out / "network.tf").read_text(encoding="utf-8")
+            assert stat.S_IMODE(site.out.stat().st_mode) == 0o555  # the mode is kept
+    site.out.chmod(0o755)
+    code, stderr = _render_as_nobody(site.project)
+    assert code == 0, stderr
+    assert (site.out / ".terraform").is_dir() is with_folder
+    assert _leftovers(site) == []
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+OLD = {"a.tf": "a = 1\n", "b.tf": "b = 1\n"}
+NEW = {"a.tf": "a = 2\n", "c.tf": "c = 1\n"}
+GENERATED_HASHES = sorted({sha(t.encode()) for t in (*OLD.values(), *NEW.values())})
+NAMES = [
+    *OLD,
+    *NEW,
+    MANIFEST,
+    "notes.txt",
+    ".terraform.lock.hcl",
+    ".terraform",
+    "../../README.md",
+    "../notes.txt",
+    "/etc/hostname",
+    "",
+    ".",
+    "..",
+    "a/b.tf",
+    "a\0.tf",
+    ".tfgen-dev.journal",
+]
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(NAMES)
+    | st.sampled_from([*GENERATED_HASHES, "0" * 64, "Z" * 64])
+)
+JSONISH = st.recursive(
+    JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["version", "mode", "staging", "new", "old", "install", "remove"])
+            | st.text(max_size=6),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=25,
+)
+FUZZ = settings(
+    max_examples=max(300, settings().max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@dataclass(frozen=True)
+class Bed:
+    """A small output root for fuzzing: out/dev from OLD, user entries, a staging folder."""
+
+    base: Path
+
+    @property
+    def out(self) -> Path:
+        return self.base / "project" / "out" / "dev"
+
+    @property
+    def staging(self) -> Path:
+        return self.out.parent / ".tfgen-dev.staging"
+
+
+def make_bed(base: Path, staged: str) -> Bed:
+    bed = Bed(base)
+    write_output(bed.out, OLD, display="out/dev")
+    (bed.out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (bed.out / ".terraform.lock.hcl").write_text("# lock\n", encoding="utf-8")
+    (bed.out / ".terraform").mkdir()
+    (bed.out / ".terraform" / "provider").write_bytes(b"\x7fELF")
+    (base / "project" / "README.md").write_text("readme\n", encoding="utf-8")
+    (base / "victim").mkdir()
+    (base / "victim" / "precious.txt").write_text("precious\n", encoding="utf-8")
+    if staged != "none":
+        bed.staging.mkdir()
+        (bed.staging / "a.tf").write_text(NEW["a.tf"], encoding="utf-8")
+        (bed.staging / "c.tf").write_text(NEW["c.tf"], encoding="utf-8")
+    if staged == "carried":
+        os.link(bed.out / "notes.txt", bed.staging / "notes.txt")
+        (bed.staging / "folder").mkdir()
+    return bed
+
+
+def users_view(bed: Bed) -> dict[str, object]:
+    """What must survive anything: the user's entries, the README and the victim."""
+    view = {rel: v for rel, v in tree_state(bed.base).items() if "/out/" not in f"/{rel}/"}
+    view.update(
+        (f"out/dev/{rel}", v)
+        for rel, v in tree_state(bed.out).items()
+        if rel.split("/")[0] in {"notes.txt", ".terraform.lock.hcl", ".terraform"}
+    )
+    return {k: v[:2] for k, v in view.items()}  # content, not mtimes: a move back is fine
+
+
+def assert_generated_is_old_or_new(bed: Bed) -> None:
+    for name in {*OLD, *NEW}:
+        path = bed.out / name
+        if path.exists():
+            assert path.read_text(encoding="utf-8") in (OLD.get(name), NEW.get(name)), name
+
+
+@st.composite
+def journals(draw: st.DrawFn, identity: list[int]) -> object:
+    """Journals close to the real shape (every field sometimes wrong), or anything at all."""
+    if draw(st.booleans()):
+        return draw(JSONISH)
+    name = st.sampled_from(NAMES)
+    digest = st.sampled_from([*GENERATED_HASHES, "0" * 64, "short"])
+    mode = draw(st.sampled_from(["swap", "replace", "other"]))
+    body: dict[str, object] = {
+        "version": draw(st.sampled_from([2, 2, 2, 1, "2", True, 2.0])),
+        "mode": mode,
+        "staging": draw(st.sampled_from([identity, identity, [0, 0], identity[:1], "x"])),
+    }
+    if mode == "swap":
+        body["new"] = draw(st.dictionaries(name, digest, max_size=4))
+        body["old"] = draw(st.dictionaries(name, digest, max_size=4))
+    else:
+        body["install"] = draw(
+            st.lists(st.tuples(name, digest, st.none() | digest).map(list), max_size=4)
+        )
+        body["remove"] = draw(st.lists(st.tuples(name, digest).map(list), max_size=4))
+    if draw(st.integers(0, 9)) == 0:
+        body.pop(draw(st.sampled_from(sorted(body))))
+    if draw(st.integers(0, 9)) == 0:
+        body[draw(st.text(max_size=4))] = draw(JSON_LEAVES)
+    return body
+
+
+@FUZZ
+@given(data=st.data(), staged=st.sampled_from(["none", "files", "carried"]))
+def test_fuzzed_journals_never_crash_and_never_delete(data: st.DataObject, staged: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda _fd: None)
+        bed = make_bed(Path(tmp), staged)
+        identity = [0, 0]
+        if staged != "none":
+            info = bed.staging.lstat()
+            identity = [info.st_dev, info.st_ino]
+        body = data.draw(journals(identity))
+        raw = data.draw(
+            st.sampled_from([json.dumps(body).encode(), json.dumps(body)[:-1].encode()])
+            | st.binary(max_size=64)
+        )
+        (bed.out.parent / ".tfgen-dev.journal").write_bytes(raw)
+        before = users_view(bed)
+        try:
+            recover_output(bed.out, display="out/dev")
+        except OutputError as err:
+            assert re.match(r"^out/(dev|\.tfgen-dev\.(journal|staging))\b", str(err)), str(err)
+        assert users_view(bed) == before
+        assert_generated_is_old_or_new(bed)
+
+
+@FUZZ
+@given(
+    body=JSONISH
+    | st.fixed_dictionaries(
+        {
+            "generator": st.sampled_from(["tfgen", "other"]),
+            "files": st.dictionaries(
+                st.sampled_from(NAMES),
+                st.sampled_from([*GENERATED_HASHES, sha(b"mine\n"), sha(b"# lock\n"), "x"]),
+                max_size=5,
+            ),
+        }
+    ),
+    nested=st.integers(min_value=0, max_value=5000),
+)
+def test_fuzzed_manifests_never_crash_and_never_delete(body: object, nested: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda _fd: None)
+        bed = make_bed(Path(tmp), "none")
+        text = json.dumps(body)
+        if nested % 7 == 0:  # sometimes wrapped in deep brackets
+            text = "[" * nested + text + "]" * nested
+        (bed.out / MANIFEST).write_text(text, encoding="utf-8")
+        before = users_view(bed)
+        for attempt in (
+            lambda: read_manifest(bed.out, display="out/dev"),
+            lambda: write_output(bed.out, NEW, display="out/dev"),
+        ):
+            try:
+                attempt()
+            except OutputError as err:
+                assert str(err).startswith("out/dev"), str(err)
+        assert users_view(bed) == before
+        assert_generated_is_old_or_new(bed)
+
+
+# --------------------------------------------------------------------------- list
+
+
+@pytest.mark.parametrize("layout", ["no-folder", "empty-folder", "only-layers"])
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_list_without_any_environment_exits_1(tmp_path: Path, layout: str, as_json: bool) -> None:
+    """A CI matrix built from an empty list would plan nothing and go green."""
+    project = tmp_path / "project"
+    project.mkdir()
+    if layout != "no-folder":
+        (project / "environments").mkdir()
+    if layout == "only-layers":
+        (project / "environments" / "_defaults.yaml").write_text("tags: {}\n", encoding="utf-8")
+    args = ["list", "--project-dir", str(project), *(["--json"] if as_json else [])]
+    result = CliRunner().invoke(cli_module.cli, args)
+    assert result.exit_code == 1, result.output
+    expected = "no environments/ folder" if layout == "no-folder" else "no environment in it"
+    assert re.search(rf"environments/: {expected}", result.stderr), result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
