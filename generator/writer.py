@@ -27,6 +27,16 @@ tfgen falls back to a journaled per-file replace: nothing changes before the jou
 written, but a crash after it can leave a mix of old and new files until the next write or
 :func:`recover_output` rolls the journal forward.
 
+Nothing read back from ``out/`` is trusted (it may come from a pull request): a manifest
+or generated file over 16 MiB, a manifest nested deeper than 32 brackets or of any other
+shape than tfgen's, a name in it that is not a plain file name (or is tfgen's or Terraform's
+own, ``.tfgen*``, ``.terraform*``), a journal or staging folder that is a link, on another
+filesystem, or does not record the staging folder's inode: each is an :class:`OutputError`
+naming the path, and nothing is deleted. Recovery deletes only files whose SHA-256 is the
+one recorded for them (see :mod:`generator.atomic`). A failed write never leaves anything
+that blocks the next run: folder modes are applied once the folder is filled, and a
+read-only leftover is made writable before it is emptied.
+
 Limits: writes into one output root are serialised by an ``flock`` on it; a program writing
 into ``out/<env>/`` during a render (a running ``terraform``) is not covered; after a swap,
 ``out/<env>/`` is a new folder, so a shell sitting in it must ``cd .`` to see the new files;
@@ -107,8 +117,10 @@ def read_manifest(directory: Path, *, display: str | None = None) -> dict[str, s
         File name -> hex SHA-256; empty when there is no manifest.
 
     Raises:
-        OutputError: the manifest is a link or not a file, cannot be read, or is not
-            tfgen's format (then only ``render --force`` rewrites the folder).
+        OutputError: the manifest is a link or not a file, over
+            :data:`generator.atomic.FILE_LIMIT` bytes, cannot be read, nested deeper than
+            :data:`generator.atomic.JSON_DEPTH_LIMIT`, or not exactly tfgen's format with
+            plain file names (then only ``render --force`` rewrites the folder).
     """
     where = f"{display or directory}/{MANIFEST}"
     try:
