@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,17 @@ def test_an_environment_that_cannot_render_outranks_drift(
     assert failure is not None
     assert failure.exit_code == code
     assert _report([], drifted=True).failure(drift_is_error=False) is None
+
+
+def test_a_fifo_with_a_terraform_name_is_drift_and_never_opened(project: Path) -> None:
+    """In a subprocess with a timeout: opening the FIFO would block forever."""
+    os.mkfifo(project / "out" / "dev" / "extra.tf")
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "check", "dev", "--project-dir", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == EXIT_DRIFT, done.stderr
+    assert "out/dev/extra.tf: is Terraform that tfgen did not write" in done.stderr
