@@ -1,12 +1,14 @@
-"""Terminal output of the CLI: a progress line on stderr and coloured unified diffs."""
+"""Terminal output of the CLI: a progress line, per-environment reports and coloured diffs."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
 
 import click
@@ -79,3 +81,43 @@ def echo_diff(text: str) -> None:
     if want_colour(sys.stdout, os.environ):
         text = colour_diff(text)
     click.echo(text, nl=False, color=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of a run's report: ``<where>: <text>``, counted under ``state``."""
+
+    where: str
+    state: str
+    text: str
+
+
+def echo_problems(problems: Iterable[object]) -> None:
+    """Print each problem as ``error: <problem>`` on stderr."""
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+
+
+def failed_text(problems: Sequence[object]) -> str:
+    """``failed: <first problem>`` (and how many more), for a report line."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"failed: {problems[0]}{more}" if problems else "failed"
+
+
+def echo_outcomes(outcomes: Sequence[Outcome], states: Sequence[str], *, failed: int = 0) -> None:
+    """Print one line per environment on stderr, then a summary when there are several.
+
+    Args:
+        outcomes: the lines, in run order.
+        states: every state a line may be counted under, in the summary's order
+            (``("written", "up to date", "failed")``); the last one counts failures.
+        failed: environments that failed without a line of their own.
+    """
+    for outcome in outcomes:
+        click.echo(f"{outcome.where}: {outcome.text}", err=True)
+    total = len(outcomes) + failed
+    if total > 1:
+        counts = Counter(o.state for o in outcomes)
+        counts[states[-1]] += failed
+        parts = ", ".join(f"{counts[s]} {s}" for s in states)
+        click.echo(f"{total} environments: {parts}", err=True)
