@@ -39,7 +39,7 @@ from generator.options import (
 )
 
 if TYPE_CHECKING:
-    from generator.pipeline import RunOptions
+    from generator.pipeline import EnvironmentResult, RunOptions
 
 EXIT_MEANINGS = {
     0: "success",
@@ -210,7 +210,7 @@ def render(
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        _report(ctx, lines, _RENDER_STATES, [r.error for r in report.failed if r.error])
+        _report(ctx, lines, _RENDER_STATES, report.failed)
 
     _run(ctx, action)
 
@@ -219,16 +219,18 @@ def _report(
     ctx: click.Context,
     lines: Sequence[Outcome],
     states: Sequence[str],
-    errors: Sequence[TfgenError],
+    failed: Sequence[EnvironmentResult],
 ) -> None:
     """Errors first, then one line per environment and the summary; exit as the errors say.
 
     A run of one environment that failed prints only its error lines.
     """
-    for err in errors:
-        if debug_of(ctx) and err.__traceback__ is not None:
-            traceback.print_exception(err)
-        echo_problems(err.problems)
+    errors = [r.error for r in failed if r.error is not None]
+    for result in failed:
+        if debug_of(ctx) and result.trace:
+            click.echo(result.trace, err=True, nl=False)
+        if result.error is not None:
+            echo_problems(result.error.problems)
     if len(lines) > 1 or not errors:
         echo_outcomes(lines, states)
     if errors:
@@ -285,7 +287,7 @@ def validate(
             elif result.rendered is not None:
                 count = len(result.rendered.files)
                 lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        _report(ctx, lines, _VALIDATE_STATES, [r.error for r in report.failed if r.error])
+        _report(ctx, lines, _VALIDATE_STATES, report.failed)
 
     _run(ctx, action)
 

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -109,6 +110,7 @@ class Failed:
     name: str
     display: str
     error: TfgenError
+    trace: str | None = None  # the traceback where it was raised (shown by --debug)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class EnvironmentResult:
     rendered: Rendered | None = None
     written: WriteResult | None = None
     error: TfgenError | None = None
+    trace: str | None = None  # the traceback where the error was raised (shown by --debug)
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ class _Failure:
     kind: type[TfgenError]
     problems: tuple[Problem, ...]
     exit_code: int
+    trace: str | None = None
 
     def rebuild(self) -> TfgenError:
         kind = TfgenError if issubclass(self.kind, MultiError) else self.kind
@@ -293,7 +297,12 @@ def render_run(options: RunOptions, names: Sequence[str]) -> Run:
     full = [f"{t.name}-{suffix}" if suffix is not None else t.name for t in tasks]
     rendered = [o.rendered for o in outcomes if o.rendered is not None]
     failed = [
-        Failed(name, output_display(out_root, options.project_dir, name), o.failure.rebuild())
+        Failed(
+            name,
+            output_display(out_root, options.project_dir, name),
+            o.failure.rebuild(),
+            o.failure.trace,
+        )
         for name, o in zip(full, outcomes, strict=True)
         if o.failure is not None
     ]
@@ -343,7 +352,8 @@ def generate(options: RunOptions) -> Report:
     """
     run = render_selection(options)
     outcomes: dict[str, EnvironmentResult] = {
-        f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error) for f in run.failed
+        f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)
+        for f in run.failed
     }
     for item in run.rendered:
         try:
@@ -354,7 +364,7 @@ def generate(options: RunOptions) -> Report:
             )
         except TfgenError as err:
             outcomes[item.name] = EnvironmentResult(
-                name=item.name, display=item.display, rendered=item, error=err
+                name=item.name, display=item.display, rendered=item, error=err, trace=_trace(err)
             )
             continue
         outcomes[item.name] = EnvironmentResult(
@@ -369,6 +379,10 @@ def generate(options: RunOptions) -> Report:
 def _state_ref(rendered: Rendered) -> StateRef:
     backend = rendered.loaded.config.backend
     return StateRef(rendered.name, rendered.loaded.source, backend.bucket, backend.key)
+
+
+def _trace(err: BaseException) -> str:
+    return "".join(traceback.format_exception(err))
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -398,7 +412,8 @@ def _run_task(task: _Task) -> _Outcome:
             backend = loaded.config.backend
             base = StateRef(task.name, loaded.source, backend.bucket, backend.key)
     except TfgenError as err:
-        return _Outcome(None, None, _Failure(type(err), err.problems, err.exit_code))
+        failure = _Failure(type(err), err.problems, err.exit_code, _trace(err))
+        return _Outcome(None, None, failure)
     return _Outcome(rendered, base, None)
 
 
