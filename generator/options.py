@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
@@ -194,10 +194,19 @@ def output_root_problem(project_dir: Path, out_dir: Path) -> str | None:
     return None
 
 
+class OutputRootError(click.UsageError):
+    """An unsafe ``--out`` (exit 2), shown as one ``error: --out: ...`` line like any error."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the one line on stderr (or ``file``), without click's usage banner."""
+        line = f"error: --out: {self.format_message()}"
+        click.echo(line, file=file, err=file is None)
+
+
 def check_output_root(ctx: click.Context, out_dir: Path | None) -> None:
     """Refuse an unsafe ``--out`` (exit 2) before anything runs; see :func:`output_root_problem`."""
     project = project_dir_of(ctx)
     problem = output_root_problem(project, out_dir if out_dir is not None else project / "out")
     if problem is not None:
-        msg = f"{problem}: choose another output root"
-        raise click.BadParameter(msg, param_hint="'--out'")
+        msg = f"{problem}; choose another output root"
+        raise OutputRootError(msg, ctx=ctx)
