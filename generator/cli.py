@@ -45,7 +45,7 @@ EXIT_MEANINGS = {
     0: "success",
     1: "input error: YAML syntax, schema, missing variable, unknown\n"
     "     environment, template error, unsafe output folder, shared state key",
-    2: "usage error (bad command line)",
+    2: "usage error: bad command line, unsafe --out",
     3: "rendered output failed verification; nothing was written",
     4: "drift: out/ differs from a fresh render (tfgen check)",
 }
@@ -240,7 +240,9 @@ def _report(
 @cli.command(
     short_help="Load, render and verify environments like render, but write nothing.",
     epilog=_epilog(
-        [0, 1, 2, 3], "tfgen validate --all", "tfgen validate prod --set region=eu-central-1"
+        [0, 1, 2, 3],
+        "tfgen validate --all",
+        "tfgen validate prod staging --set service.desired_count=4",
     ),
 )
 @environments_argument(required=False)
