@@ -209,3 +209,20 @@ def test_the_readme_examples_of_global_options_work(runner: CliRunner, project: 
         ["render", "dev", "--debug", "--project-dir", str(project)],
     ):
         assert runner.invoke(cli, argv, env=env).exit_code == 0
+
+
+def test_readme_gitignore_and_hooks_agree_on_committing_out() -> None:
+    """The decision: a project commits out/; tfgen's own repository (the engine) does not."""
+    gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8")
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    precommit = readme_section("pre-commit")
+    assert "/out/*" in gitignore.splitlines()
+    assert "commits its out/" in gitignore
+    assert "Commit `out/` in your project" in precommit
+    assert "`.gitignore` ignores `out/`" in precommit
+    assert "commits out/" in hooks
+    assert "tfgen's own repository ignores" in hooks
+    assert "for a project that commits `out/`" in readme_section("CI")
+    assert "git-ignored in this\n                repository; commit it in your project" in (
+        readme_section("Layout")
+    )
