@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,7 @@ from generator.options import (
 )
 
 if TYPE_CHECKING:
-    from generator.pipeline import EnvironmentResult, RunOptions
+    from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
 
 EXIT_MEANINGS = {
     0: "success",
@@ -99,6 +99,7 @@ def _run_options(
     jobs: int | None = None,
     force: bool = False,
     write: bool = True,
+    progress: ProgressFn | None = None,
 ) -> RunOptions:
     """The core's options object from a command's parameters (``--set`` parsed here)."""
     from generator.config import Override
@@ -114,19 +115,8 @@ def _run_options(
         workers=jobs,
         force=force,
         write=write,
+        progress=progress,
     )
-
-
-def _fail(ctx: click.Context, errors: Iterable[TfgenError]) -> None:
-    """Print every error (tracebacks with ``--debug``); exit with the highest exit code."""
-    errors = list(errors)
-    if not errors:
-        return
-    for err in errors:
-        if debug_of(ctx) and err.__traceback__ is not None:
-            traceback.print_exception(err)
-        echo_problems(err.problems)
-    ctx.exit(max(e.exit_code for e in errors))
 
 
 # --------------------------------------------------------------------------- commands
@@ -181,23 +171,22 @@ def render(
     """
     check_selection(environments, all_environments)
     check_output_root(ctx, out_dir)
-    from dataclasses import replace
-
     from generator.pipeline import generate
 
     def action() -> None:
-        options = _run_options(
-            ctx,
-            environments=environments,
-            all_environments=all_environments,
-            out_dir=out_dir,
-            sets=sets,
-            suffix=suffix,
-            jobs=jobs,
-            force=force,
-        )
         with progress_line() as progress:
-            report = generate(replace(options, progress=progress))
+            options = _run_options(
+                ctx,
+                environments=environments,
+                all_environments=all_environments,
+                out_dir=out_dir,
+                sets=sets,
+                suffix=suffix,
+                jobs=jobs,
+                force=force,
+                progress=progress,
+            )
+            report = generate(options)
         lines: list[Outcome] = []
         for result in report.results:
             if result.error is not None:
@@ -265,23 +254,22 @@ def validate(
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
     check_selection(environments, all_environments)
     check_output_root(ctx, out_dir)
-    from dataclasses import replace
-
     from generator.pipeline import generate
 
     def action() -> None:
-        options = _run_options(
-            ctx,
-            environments=environments,
-            all_environments=all_environments,
-            out_dir=out_dir,
-            sets=sets,
-            suffix=suffix,
-            jobs=jobs,
-            write=False,
-        )
         with progress_line() as progress:
-            report = generate(replace(options, progress=progress))
+            options = _run_options(
+                ctx,
+                environments=environments,
+                all_environments=all_environments,
+                out_dir=out_dir,
+                sets=sets,
+                suffix=suffix,
+                jobs=jobs,
+                write=False,
+                progress=progress,
+            )
+            report = generate(options)
         lines: list[Outcome] = []
         for result in report.results:
             if result.error is not None:
@@ -322,22 +310,21 @@ def check(
     """
     check_selection(environments, all_environments)
     check_output_root(ctx, out_dir)
-    from dataclasses import replace
-
     from generator.drift import check_output
 
     def action() -> None:
-        options = _run_options(
-            ctx,
-            environments=environments,
-            all_environments=all_environments,
-            out_dir=out_dir,
-            sets=sets,
-            suffix=suffix,
-            jobs=jobs,
-        )
         with progress_line() as progress:
-            report = check_output(replace(options, progress=progress))
+            options = _run_options(
+                ctx,
+                environments=environments,
+                all_environments=all_environments,
+                out_dir=out_dir,
+                sets=sets,
+                suffix=suffix,
+                jobs=jobs,
+                progress=progress,
+            )
+            report = check_output(options)
         echo_diff(report.diff)
         lines = [
             Outcome(env.display, "drifted", f"{len(env.files)} file(s) differ")
@@ -497,12 +484,14 @@ def bootstrap(
             force=force,
         )
         report = render_bootstrap(options)
+        errors = [*report.errors, *(m.error for m in report.modules if m.error is not None)]
+        for err in errors:
+            if debug_of(ctx) and err.__traceback__ is not None:
+                traceback.print_exception(err)
+            echo_problems(err.problems)
+        done = [m for m in report.modules if m.error is None]
         asked = set(environments)
-        errors = list(report.errors)
-        for module in report.modules:
-            if module.error is not None:
-                errors.append(module.error)
-                continue
+        for module in done:
             others = [n for n in module.names if n not in asked]
             if asked and others:
                 click.echo(
@@ -516,7 +505,6 @@ def bootstrap(
                     f"move it into {module.display}/ before terraform apply",
                     err=True,
                 )
-        done = [m for m in report.modules if m.error is None]
         for module in done:
             written = module.written
             changed = len(written.written) + len(written.removed) if written else 0
@@ -528,7 +516,8 @@ def bootstrap(
                 f"terraform -chdir={module.display} apply",
                 err=True,
             )
-        _fail(ctx, errors)
+        if errors:
+            ctx.exit(max(e.exit_code for e in errors))
 
     _run(ctx, action)
 
