@@ -17,19 +17,23 @@ import click
 from generator import __version__
 from generator.console import (
     Outcome,
+    echo_bootstrap,
     echo_diff,
     echo_outcomes,
     echo_problems,
+    echo_report,
     failed_text,
     progress_line,
 )
 from generator.errors import EXIT_INPUT, TfgenError
 from generator.options import (
+    EXIT_MEANINGS,
     all_option,
     check_output_root,
     check_selection,
     debug_of,
     environments_argument,
+    epilog,
     global_options,
     jobs_option,
     out_option,
@@ -41,29 +45,7 @@ from generator.options import (
 if TYPE_CHECKING:
     from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
 
-EXIT_MEANINGS = {
-    0: "success",
-    1: "input error: YAML syntax, schema, missing variable, unknown\n"
-    "     environment, template error, unsafe output folder, shared state key",
-    2: "usage error: bad command line, unsafe --out",
-    3: "rendered output failed verification; nothing was written",
-    4: "drift: out/ differs from a fresh render (tfgen check)",
-}
-
-
-def _epilog(codes: dict[int, str] | Sequence[int], *examples: str) -> str:
-    """A command's help epilog: its examples and its own exit codes, laid out verbatim."""
-    meanings = codes if isinstance(codes, dict) else {c: EXIT_MEANINGS[c] for c in codes}
-    parts = []
-    if examples:
-        parts.append("\b\nExamples:\n" + "\n".join(f"  {e}" for e in examples))
-    parts.append(
-        "\b\nExit codes:\n" + "\n".join(f"  {c}  {m}" for c, m in sorted(meanings.items()))
-    )
-    return "\n\n".join(parts)
-
-
-EXIT_CODES_HELP = _epilog(list(EXIT_MEANINGS))
+EXIT_CODES_HELP = epilog(list(EXIT_MEANINGS))
 _RENDER_STATES = ("written", "up to date", "failed")
 _VALIDATE_STATES = ("valid", "failed")
 _CHECK_STATES = ("up to date", "drifted", "failed")
@@ -86,6 +68,13 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
         ctx.exit(EXIT_INPUT)
+
+
+def _trace(err: BaseException) -> str | None:
+    """The traceback of an error raised in this process, as text (for ``--debug``)."""
+    if err.__traceback__ is None:
+        return None
+    return "".join(traceback.format_exception(err))
 
 
 def _run_options(
@@ -119,6 +108,23 @@ def _run_options(
     )
 
 
+def _exit_after_report(
+    ctx: click.Context,
+    lines: Sequence[Outcome],
+    states: Sequence[str],
+    failed: Sequence[EnvironmentResult],
+) -> None:
+    """Print a run's report (see :func:`echo_report`); exit with its highest failure code."""
+    code = echo_report(
+        lines,
+        states,
+        [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
+        debug=debug_of(ctx),
+    )
+    if code is not None:
+        ctx.exit(code)
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -137,7 +143,7 @@ def cli() -> None:
 
 @cli.command(
     short_help="Render, verify and write environments into out/<env>/.",
-    epilog=_epilog(
+    epilog=epilog(
         [0, 1, 2, 3],
         "tfgen render dev",
         "tfgen render --all --jobs 4",
@@ -199,36 +205,14 @@ def render(
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        _report(ctx, lines, _RENDER_STATES, report.failed)
+        _exit_after_report(ctx, lines, _RENDER_STATES, report.failed)
 
     _run(ctx, action)
 
 
-def _report(
-    ctx: click.Context,
-    lines: Sequence[Outcome],
-    states: Sequence[str],
-    failed: Sequence[EnvironmentResult],
-) -> None:
-    """Errors first, then one line per environment and the summary; exit as the errors say.
-
-    A run of one environment that failed prints only its error lines.
-    """
-    errors = [r.error for r in failed if r.error is not None]
-    for result in failed:
-        if debug_of(ctx) and result.trace:
-            click.echo(result.trace, err=True, nl=False)
-        if result.error is not None:
-            echo_problems(result.error.problems)
-    if len(lines) > 1 or not errors:
-        echo_outcomes(lines, states)
-    if errors:
-        ctx.exit(max(e.exit_code for e in errors))
-
-
 @cli.command(
     short_help="Load, render and verify environments like render, but write nothing.",
-    epilog=_epilog(
+    epilog=epilog(
         [0, 1, 2, 3],
         "tfgen validate --all",
         "tfgen validate prod staging --set service.desired_count=4",
@@ -277,14 +261,14 @@ def validate(
             elif result.rendered is not None:
                 count = len(result.rendered.files)
                 lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        _report(ctx, lines, _VALIDATE_STATES, report.failed)
+        _exit_after_report(ctx, lines, _VALIDATE_STATES, report.failed)
 
     _run(ctx, action)
 
 
 @cli.command(
     short_help="Exit 4 with a diff when out/<env>/ differs from a fresh render.",
-    epilog=_epilog([0, 1, 2, 3, 4], "tfgen check --all", "tfgen check prod staging"),
+    epilog=epilog([0, 1, 2, 3, 4], "tfgen check --all", "tfgen check prod staging"),
 )
 @environments_argument(required=False)
 @all_option
@@ -343,7 +327,7 @@ def check(
 
 @cli.command(
     short_help="Show what render would change in out/<env>/, as a unified diff.",
-    epilog=_epilog(
+    epilog=epilog(
         {
             0: "success (with --exit-code: no differences)",
             1: "with --exit-code: there are differences; or an input error, as render",
@@ -403,7 +387,7 @@ def diff(
 @cli.command(
     "list",
     short_help="List every environment: name, region, state bucket and key.",
-    epilog=_epilog([0, 1, 2], "tfgen list", "tfgen list --json"),
+    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json"),
 )
 @global_options
 @click.option(
@@ -429,7 +413,7 @@ def list_command(
 
 @cli.command(
     short_help="Print the JSON Schema of environment files (for editors and CI).",
-    epilog=_epilog([0, 2], "tfgen schema > schema/environment.schema.json"),
+    epilog=epilog([0, 2], "tfgen schema > schema/environment.schema.json"),
 )
 @global_options
 @click.pass_context
@@ -444,7 +428,7 @@ def schema(
 
 @cli.command(
     short_help="Render out/_bootstrap/<bucket>/: a module creating a state bucket.",
-    epilog=_epilog(
+    epilog=epilog(
         [0, 1, 2, 3],
         "tfgen bootstrap --all",
         "TERRAFORM_STATE_BUCKET=acme-tfstate-prod tfgen bootstrap prod",
@@ -485,39 +469,10 @@ def bootstrap(
         )
         report = render_bootstrap(options)
         errors = [*report.errors, *(m.error for m in report.modules if m.error is not None)]
-        for err in errors:
-            if debug_of(ctx) and err.__traceback__ is not None:
-                traceback.print_exception(err)
-            echo_problems(err.problems)
-        done = [m for m in report.modules if m.error is None]
-        asked = set(environments)
-        for module in done:
-            others = [n for n in module.names if n not in asked]
-            if asked and others:
-                click.echo(
-                    f"note: state bucket {module.bucket} also holds the state of "
-                    f"{', '.join(others)}; {module.display} is their bootstrap module too",
-                    err=True,
-                )
-            for old in module.old_states:
-                click.echo(
-                    f"note: {old} is the local state of this bucket's earlier module; "
-                    f"move it into {module.display}/ before terraform apply",
-                    err=True,
-                )
-        for module in done:
-            written = module.written
-            changed = len(written.written) + len(written.removed) if written else 0
-            state = f"{changed} file(s) changed" if changed else "up to date"
-            click.echo(f"{module.display}: {state} (state of {', '.join(module.names)})", err=True)
-        for module in done:
-            click.echo(
-                f"next: terraform -chdir={module.display} init && "
-                f"terraform -chdir={module.display} apply",
-                err=True,
-            )
-        if errors:
-            ctx.exit(max(e.exit_code for e in errors))
+        failures = [(e.problems, e.exit_code, _trace(e)) for e in errors]
+        code = echo_bootstrap(report, failures, asked=environments, debug=debug_of(ctx))
+        if code is not None:
+            ctx.exit(code)
 
     _run(ctx, action)
 

@@ -12,6 +12,28 @@ from click.shell_completion import CompletionItem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# What each exit code means, as every command's help says it (each lists only its own).
+EXIT_MEANINGS = {
+    0: "success",
+    1: "input error: YAML syntax, schema, missing variable, unknown\n"
+    "     environment, template error, unsafe output folder, shared state key",
+    2: "usage error: bad command line, unsafe --out",
+    3: "rendered output failed verification; nothing was written",
+    4: "drift: out/ differs from a fresh render (tfgen check)",
+}
+
+
+def epilog(codes: dict[int, str] | Sequence[int], *examples: str) -> str:
+    """A command's help epilog: its examples and its own exit codes, laid out verbatim."""
+    meanings = codes if isinstance(codes, dict) else {c: EXIT_MEANINGS[c] for c in codes}
+    parts = []
+    if examples:
+        parts.append("\b\nExamples:\n" + "\n".join(f"  {e}" for e in examples))
+    parts.append(
+        "\b\nExit codes:\n" + "\n".join(f"  {c}  {m}" for c, m in sorted(meanings.items()))
+    )
+    return "\n\n".join(parts)
+
 
 _META = "tfgen.{}"
 
