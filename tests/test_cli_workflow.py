@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from generator import console, options
 from generator.cli import cli
 from generator.config import list_environments
-from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, TfgenError, VerifyError
+from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, VerifyError
 from generator.pipeline import RunOptions, generate, render_run
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import decode_hcl_string

@@ -34,6 +34,9 @@ def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: An
     assert failure is not None
     assert failure.exit_code == 1
     assert "environments/staging.yaml: the worker process rendering it died" in str(failure)
-    assert [(r.name, r.error is None) for r in report.results] == [("dev", True), ("staging", False)]
+    assert [(r.name, r.error is None) for r in report.results] == [
+        ("dev", True),
+        ("staging", False),
+    ]
     assert (project / "out" / "dev" / "backend.hcl").is_file()
     assert not (project / "out" / "staging").exists()
