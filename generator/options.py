@@ -187,7 +187,8 @@ def output_root_problem(project_dir: Path, out_dir: Path) -> str | None:
 
     Refused, after resolving links and ``..``: a system folder (``/``, ``/etc``, ``/usr``,
     ``/home`` itself, the user's home itself...) or anything inside one of the operating
-    system's own trees; a folder inside the project's ``templates/`` or ``environments/``;
+    system's own trees; a folder inside the project's ``templates/`` or ``environments/``,
+    the project folder itself, or a folder whose ``<env>`` would be the project or hold it;
     and a folder inside an environment's output folder (a folder holding a tfgen
     manifest, or ``<project-dir>/out/<env>`` of an environment of the project).
     """
@@ -204,6 +205,14 @@ def output_root_problem(project_dir: Path, out_dir: Path) -> str | None:
     for name in ("templates", "environments"):
         if root.is_relative_to(project / name):
             return f"{root} is inside the project's {name}/ folder"
+    if root == project:
+        return f"{root} is the project itself: output would sit beside templates/ and environments/"
+    envs = sorted(
+        p.stem for p in (project / "environments").glob("*.yaml") if not p.name.startswith("_")
+    )
+    for env in envs:
+        if project.is_relative_to(root / env):
+            return f"{root} would put environment {env!r} at {root / env}, which holds the project"
     for folder in (root, *root.parents):
         if (folder / _MANIFEST).is_file():
             where = "is" if folder == root else f"is inside {folder},"

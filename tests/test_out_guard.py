@@ -95,6 +95,26 @@ def test_another_environments_output_is_refused(runner: CliRunner, project: Path
         assert snapshot(project.parent) == before
 
 
+def test_the_project_itself_is_refused(runner: CliRunner, project: Path) -> None:
+    result = invoke(runner, project, "render", "dev", "--out", str(project))
+    assert result.exit_code == EXIT_USAGE
+    assert "is the project itself" in result.stderr
+    assert not (project / "dev").exists()
+
+
+def test_an_output_folder_that_would_be_the_project_is_refused(
+    runner: CliRunner, project: Path
+) -> None:
+    # A project folder named like one of its environments: <parent>/dev is the project.
+    named = project.parent / "dev"
+    project.rename(named)
+    before = snapshot(named)
+    result = invoke(runner, named, "render", "dev", "--out", str(named.parent))
+    assert result.exit_code == EXIT_USAGE
+    assert "would put environment 'dev' at" in result.stderr
+    assert snapshot(named) == before
+
+
 @pytest.mark.parametrize(
     "command", [["render", "dev"], ["validate", "dev"], ["check", "dev"], ["diff", "dev"],
                 ["bootstrap", "dev"], ["render", "--all"]],
