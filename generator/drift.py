@@ -17,15 +17,14 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from generator.atomic import FILE_LIMIT, NotAFileError, read_regular
-from generator.config import Override
 from generator.errors import DriftError, OutputError, Problem, TfgenError, merge_errors
-from generator.pipeline import ProgressFn, Rendered, render_selection
+from generator.pipeline import Rendered, RunOptions, render_selection
 from generator.writer import MANIFEST, plain_name, read_manifest, recover_output
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
@@ -278,30 +277,12 @@ def unified_diff(before: str | None, after: str | None, display: str) -> str:
     return "".join(line if line.endswith("\n") else f"{line}\n{_NO_NEWLINE}" for line in lines)
 
 
-def check_output(
-    *,
-    project_dir: Path,
-    environments: Sequence[str] = (),
-    all_environments: bool = False,
-    out_dir: Path | None = None,
-    overrides: Sequence[Override] = (),
-    environ: Mapping[str, str] | None = None,
-    suffix: str | None = None,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-) -> DriftReport:
+def check_output(options: RunOptions) -> DriftReport:
     """Render environments in memory (fully verified) and compare them with ``out/``.
 
     Args:
-        project_dir: the project root.
-        environments: the environments to check.
-        all_environments: check every environment of the project instead.
-        out_dir: the output root; ``<project_dir>/out`` when None.
-        overrides: ``--set`` values applied to every environment.
-        environ: variables for ``${env:...}``; ``os.environ`` when None.
-        suffix: check ephemeral copies named ``<env>-<suffix>``.
-        workers: worker processes (see :func:`generator.pipeline.render_run`).
-        progress: called as each environment finishes rendering.
+        options: the environments to check and how (``force`` and ``write`` are not
+            read: nothing is written).
 
     Returns:
         The drift of every environment that rendered, and the errors of the others
@@ -310,17 +291,7 @@ def check_output(
     Raises:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
-    run = render_selection(
-        project_dir=project_dir,
-        environments=environments,
-        all_environments=all_environments,
-        out_dir=out_dir,
-        overrides=overrides,
-        environ=environ,
-        suffix=suffix,
-        workers=workers,
-        progress=progress,
-    )
+    run = render_selection(options)
     compared: list[EnvironmentDrift] = []
     errors = list(run.errors)
     for rendered in run.rendered:

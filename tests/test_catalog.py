@@ -474,7 +474,8 @@ CASES = [
     Case(
         "out-unwritable-sysfs",
         args=("dev", "--out", "/sys"),
-        message=r"/sys/dev: cannot write output: Operation not permitted",
+        code=2,
+        message=r"--out: /sys is inside the system folder /sys; choose another output root",
     ),
     Case(
         "out-unwritable-folder",

@@ -256,14 +256,15 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 
 def test_check_output_reports_each_state(project: Path) -> None:
     write_tree(project, {"templates/outputs.tf.j2": 'output "a" {\n  value = 1\n}\n'})
-    from generator.pipeline import generate
+    from generator.pipeline import RunOptions, generate
 
-    generate(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    options = RunOptions(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    assert generate(options).failure() is None
     out = project / "out" / "dev"
     (out / "network.tf").write_text("# edited\n")
     (out / "providers.tf").unlink()
     (project / "templates" / "outputs.tf.j2").unlink()
-    report = check_output(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    report = check_output(options)
     [env] = report.environments
     assert {f.name: f.state for f in env.files} == {
         "network.tf": FileState.EDITED,

@@ -49,6 +49,7 @@ def test_errors_name_the_file_of_each_project_copy(project: Path, tmp_path: Path
     other = tmp_path / "copy"
     shutil.copytree(project, other)
     for root in (project, other):
+        (root / TEMPLATES_DIR / "bootstrap").mkdir(exist_ok=True)
         (root / TEMPLATES_DIR / "bootstrap" / "zz_broken.tf.j2").write_text(BROKEN)
     for _ in range(2):  # the second round runs from the cache filled by the first
         for root in (project, other):
