@@ -22,7 +22,7 @@ OWN_CODES = {
     "check": {0, 1, 2, 3, 4},
     "diff": {0, 1, 2, 3},
     "list": {0, 1, 2},
-    "schema": {0, 2},
+    "schema": {0, 1, 2},
     "bootstrap": {0, 1, 2, 3},
 }
 
