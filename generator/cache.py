@@ -57,12 +57,14 @@ def folder(name: str) -> Path | None:
     try:
         if not top.parent.is_dir():
             top.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for path in (top, sub):
+        for path in (top, sub):  # each checked before anything is made inside it
             with contextlib.suppress(FileExistsError):
                 path.mkdir(mode=0o700)
+            if not private(path):
+                return None
     except OSError:
         return None
-    return sub if private(top) and private(sub) else None
+    return sub
 
 
 def private(path: Path) -> bool:
@@ -76,6 +78,15 @@ def private(path: Path) -> bool:
         and info.st_uid == os.geteuid()
         and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     )
+
+
+def trusted_file(path: Path, limit: int) -> bool:
+    """Whether ``path`` is a regular file (not a link) owned by the user, of at most ``limit``."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_size <= limit
 
 
 def read(sub: Path, name: str, limit: int) -> bytes | None:
