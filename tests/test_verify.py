@@ -236,7 +236,8 @@ def test_repeated_names_in_a_tf_file_are_refused(
 @pytest.mark.parametrize(
     "body",
     [
-        'resource "x" "a" {\n  v = 1\n}\nresource "x" "b" {\n  v = 1\n}\n',  # same names, other blocks
+        # the same names in other blocks
+        'resource "x" "a" {\n  v = 1\n}\nresource "x" "b" {\n  v = 1\n}\n',
         "locals {\n  m = { a = 1, b = { a = 2 } }\n}\n",  # same key, other objects
         'locals {\n  m = { "${var.k}" = 1, "${var.k}" = 2 }\n}\n',  # not literal keys
         'locals {\n  m = { cafe = 1, "caf\u00e9" = 2 }\n}\n',  # differ after NFC
@@ -316,7 +317,8 @@ PROVIDER_JSON_ENDPOINT = (
         (
             "main.tf.json",
             '{"locals": {"t": {"caf\u00e9": 1,\n "cafe\u0301": 2}}}',
-            r"^out/dev/main\.tf\.json:2: cafe\u0301: 'cafe\u0301' and 'caf\u00e9' \(line 1\) are the same key",
+            r"^out/dev/main\.tf\.json:2: cafe\u0301: 'cafe\u0301' and 'caf\u00e9' \(line 1\) "
+            r"are the same key",
         ),
     ],
 )
