@@ -9,7 +9,8 @@ is never an error. ``TFGEN_NO_CACHE=1`` turns every cache off.
 Entries are files read back as untrusted bytes: opened without following links, refused
 unless regular, owned by the user and within a size bound; the caller validates what it
 loads. A subfolder is kept within :data:`MAX_ENTRIES` files and :data:`MAX_BYTES` bytes,
-the oldest (by modification time, renewed on every hit) pruned first. Nothing here raises:
+the oldest (by modification time, renewed on every hit) pruned first, on the first write
+of a run and every :data:`PRUNE_EVERY` writes after it. Nothing here raises:
 a cache that cannot be read or written is a miss.
 """
 
@@ -27,12 +28,17 @@ MAX_ENTRIES = 2000
 MAX_BYTES = 64 * 1024 * 1024
 # Pruning goes below the bounds by this fraction, so it does not run on every write.
 _PRUNE_TO = 0.9
+PRUNE_EVERY = 64
+_writes: dict[Path, int] = {}
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
 _OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0)
 
 
 def enabled() -> bool:
-    """Whether caches may be used at all: False when ``TFGEN_NO_CACHE`` is set (not ``0``)."""
+    """Whether caches may be used at all: False when ``TFGEN_NO_CACHE`` is set (not ``0``).
+
+    Read on every call, so ``--no-cache`` can set the variable before anything runs.
+    """
     return os.environ.get(NO_CACHE_VARIABLE, "").strip() in ("", "0")
 
 
@@ -52,7 +58,10 @@ def folder(name: str) -> Path | None:
     """
     if not enabled():
         return None
-    top = root()
+    try:
+        top = root()
+    except RuntimeError:  # no home folder to be found
+        return None
     sub = top / name
     try:
         if not top.parent.is_dir():
@@ -135,7 +144,11 @@ def write(sub: Path, name: str, data: bytes) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-    prune(sub)
+    # Listing the folder costs a few milliseconds: prune on the first write of a run and
+    # every PRUNE_EVERY writes after it, so one run exceeds the bounds by at most that.
+    count = _writes[sub] = _writes.get(sub, 0) + 1
+    if count % PRUNE_EVERY == 1 or PRUNE_EVERY == 1:
+        prune(sub)
 
 
 def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:

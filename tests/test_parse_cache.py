@@ -295,7 +295,7 @@ def test_prune_keeps_the_newest_entries_within_the_bounds(tmp_path: Path) -> Non
 
 
 def test_writing_prunes(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(cache, "PRUNE_EVERY", 1)
     monkeypatch.setattr(cache.prune, "__defaults__", (5, cache.MAX_BYTES))
     for index in range(12):
         _hclparse.parse(f"a = {index}\n")
@@ -394,3 +394,24 @@ def test_a_planted_grammar_file_is_not_handed_to_lark(
     built.symlink_to(elsewhere)
     _hclparse.grammar.cache_clear()
     assert _hclparse.grammar() is hcl2.parser.parser()  # a link: python-hcl2's own parser
+
+
+def test_writing_prunes_every_so_often(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "PRUNE_EVERY", 4)
+    monkeypatch.setattr(cache, "_writes", {})
+    monkeypatch.setattr(cache.prune, "__defaults__", (2, cache.MAX_BYTES))
+    for index in range(6):  # pruned at the 1st and 5th write
+        _hclparse.parse(f"a = {index}\n")
+    assert len(list((home / _hclparse.PARSE_CACHE).iterdir())) == 2
+
+
+def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def nowhere(_self: Path) -> Path:
+        msg = "Could not determine home directory."
+        raise RuntimeError(msg)
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv(cache.NO_CACHE_VARIABLE, raising=False)
+    monkeypatch.setattr(Path, "expanduser", nowhere)
+    assert cache.folder(_hclparse.PARSE_CACHE) is None
+    assert _hclparse.parse(TEXT).result == hcl2.loads(TEXT)
