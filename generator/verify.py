@@ -59,6 +59,9 @@ def parse_hcl(name: str, text: str) -> dict[str, Any]:
         if is_syntax or isinstance(err, ValueError):
             msg = f"rendered file is not valid HCL: {err}"
             raise VerifyError.at(msg, path=name) from err
+        if isinstance(err, RecursionError):  # python-hcl2's transformer recurses per level
+            msg = "rendered file is nested too deeply for python-hcl2 to read back"
+            raise VerifyError.at(msg, path=name) from err
         raise
     if parsed.repeated:
         raise VerifyError(

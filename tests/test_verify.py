@@ -330,3 +330,11 @@ def test_tf_json_is_checked_by_the_same_rules(
         del files["versions.tf"]
     found = problems(files, config)
     assert any(re.search(expected, f) for f in found), found
+
+
+def test_nesting_too_deep_to_read_back_is_a_located_error(config: EnvironmentConfig) -> None:
+    deep = "locals {\n  a = " + "[" * 3000 + "]" * 3000 + "\n}\n"
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "main.tf": deep}
+    assert problems(files, config) == [
+        "out/dev/main.tf: rendered file is nested too deeply for python-hcl2 to read back"
+    ]
