@@ -70,7 +70,7 @@ METADATA_WORDS = frozenset(
     }
 )
 # What a secret may be instead: a reference to Secrets Manager or to an SSM parameter.
-# ECS's valueFrom also accepts a JSON key, version stage and version id after the name.
+# A container definition's valueFrom also takes a JSON key, version stage and version id.
 SECRET_REFERENCE = re.compile(
     r"^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+"
     r"(?::[^:\s]*){0,3}$"
