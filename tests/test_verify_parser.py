@@ -8,10 +8,10 @@ import pytest
 from lark.exceptions import UnexpectedInput
 from lark.parse_tree_builder import PropagatePositions
 
+from generator._hclparse import _frontend, _hcl_loads, _rule_transformer
 from generator.config import list_environments, load_environment
 from generator.errors import VerifyError
 from generator.render import TEMPLATES_DIR, render_environment
-from generator._hclparse import _frontend, _hcl_loads, _rule_transformer
 from generator.verify import parse_hcl
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
