@@ -51,7 +51,11 @@ def load_yaml_file(file: Path, display: str) -> YamlDoc:
         ConfigError: unreadable, not UTF-8, not YAML, not a mapping, duplicate keys,
             non-string keys or an alias expansion over the limit.
     """
-    raw = read_bounded(file, MAX_FILE_BYTES, display)
+    return parse_yaml_bytes(read_bounded(file, MAX_FILE_BYTES, display), display)
+
+
+def parse_yaml_bytes(raw: bytes, display: str) -> YamlDoc:
+    """Decode (strict UTF-8) and parse the bytes of a YAML file (see :func:`load_yaml_file`)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
