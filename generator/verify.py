@@ -28,7 +28,8 @@ __all__ = [
     "parse_tf_json",
     "verify_rendered",
 ]
-_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# What a template left unrendered looks like (also used by bootstrap's own check).
+LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 # Settings that only an environment with an emulated endpoint may render.
 ENDPOINT_ONLY = (
     "endpoints",
@@ -238,7 +239,7 @@ def verify_rendered(
     for name, text in sorted(files.items()):
         display = f"{out_prefix}/{name}"
         for lineno, line in enumerate(text.splitlines(), start=1):
-            if _LEFTOVER.search(line):
+            if LEFTOVER.search(line):
                 problems.append(
                     Problem(
                         "leftover template syntax ('{{', '{%' or '{#')", path=display, line=lineno
@@ -263,7 +264,7 @@ def verify_rendered(
             if config.backend.endpoint is None
             else {n: d for n, d in parsed.items() if n != BACKEND_FILE}
         )
-        problems.extend(_check_no_endpoints(checked, out_prefix))
+        problems.extend(check_no_endpoints(checked, out_prefix))
     if problems:
         raise VerifyError(*problems)
     return parsed
@@ -359,7 +360,7 @@ def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> 
     return problems
 
 
-def _check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
+def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
     """Only an environment that declares an endpoint may point anywhere but real AWS.
 
     Anywhere in the output, the settings in ENDPOINT_ONLY are refused. Inside ``provider``
