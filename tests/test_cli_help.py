@@ -185,7 +185,13 @@ def test_readme_options_appear_in_the_commands_help(runner: CliRunner, command: 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_of_a_command_is_in_the_readme(command: str) -> None:
-    documented = set(readme_synopsis()[command]) | {"--project-dir", "--debug", "--help", "-h"}
+    documented = set(readme_synopsis()[command]) | {
+        "--project-dir",
+        "--debug",
+        "--no-cache",
+        "--help",
+        "-h",
+    }
     for param in cli.commands[command].params:
         if isinstance(param, click.Option) and not param.hidden:
             assert documented & set(param.opts), (command, param.opts)
