@@ -496,3 +496,16 @@ def test_not_secret_lets_a_declared_key_through(tmp_path: Path) -> None:
     )
     assert "TOKEN_BUCKET" not in errors(result)
     assert "ghp-literal" not in result.output
+
+
+def test_tags_take_letters_of_any_script(tmp_path: Path) -> None:
+    root = one_bucket(tmp_path)
+    (root / "environments/dev.yaml").write_text(
+        "bucket_name: acme-x\ntags:\n  Équipe: données\n  チーム: 中文\n  bad!: x\n", "utf-8"
+    )
+    result = run(root, "validate", "dev")
+    assert result.exit_code == 1
+    assert errors(result).count("error:") == 1
+    assert "environments/dev.yaml:5: tags.bad!: the key 'bad!' is not allowed here" in errors(
+        result
+    )
