@@ -7,16 +7,14 @@ run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.stateke
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.config import (
     ENVIRONMENTS_DIR,
@@ -41,6 +39,9 @@ from generator.stack import load_stack
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 OUT_DIR = "out"
 SUFFIX_OPTION = "--suffix"
@@ -435,6 +436,10 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
         for index, task in enumerate(tasks):
             finished(index, _run_task(task))
         return [outcomes[i] for i in range(total)]
+    # Imported here: a run of one environment (most runs) needs no worker processes.
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     # The first environment renders here: it warms the parser and template caches,
     # which forked workers then inherit instead of each building their own.
     finished(0, _run_task(tasks[0]))
@@ -461,6 +466,8 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
 def _mp_context() -> multiprocessing.context.BaseContext:
     # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
     # Windows) the platform default is used and each worker warms its own.
+    import multiprocessing
+
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()

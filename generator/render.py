@@ -18,7 +18,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 from typing import Any
 
 import jinja2
@@ -227,24 +227,37 @@ def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
         return None
 
 
-def compile_cached(env: jinja2.Environment, source: str, *, expression: bool) -> Any:
+def compile_cached(
+    env: jinja2.Environment,
+    source: str,
+    *,
+    expression: bool,
+    codes: dict[str, CodeType] | None = None,
+) -> Any:
     """A template (or, with ``expression``, an expression) from text, reusing compiled code.
 
     Like ``env.from_string`` and ``env.compile_expression``, but the compiled code goes
     through the same bytecode cache as the templates, so a later process skips Jinja's code
     generation. A cached entry only exists for source that compiled, so a hit needs no parse.
 
+    Args:
+        env: the environment (its bytecode cache, if any, is used).
+        source: the template or expression text.
+        expression: compile an expression (its value is the result) instead of a template.
+        codes: compiled code already at hand, by source (read first, and filled in).
+
     Raises:
         jinja2.TemplateSyntaxError: the source does not parse.
     """
     kind = "expression" if expression else "string"
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+    name = f"{kind}:{digest}"
     cache = env.bytecode_cache
     bucket = None
-    code = None
-    if cache is not None:
+    code = codes.get(name) if codes is not None else None
+    if code is None and cache is not None:
         with contextlib.suppress(OSError, ValueError, EOFError):
-            bucket = cache.get_bucket(env, f"<{kind}:{digest}>", None, source)
+            bucket = cache.get_bucket(env, f"<{name}>", None, source)
             code = bucket.code
     if code is None:
         code = env.compile(_expression_node(env, source) if expression else source)
@@ -252,6 +265,8 @@ def compile_cached(env: jinja2.Environment, source: str, *, expression: bool) ->
             bucket.code = code
             with contextlib.suppress(OSError):
                 cache.set_bucket(bucket)
+    if codes is not None:
+        codes[name] = code
     template = env.template_class.from_code(env, code, env.make_globals(None))
     if expression:
         return jinja2.environment.TemplateExpression(template, undefined_to_none=False)

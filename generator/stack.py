@@ -18,21 +18,27 @@ its core and passes every other key to the templates as data.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import marshal
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
 import jsonschema_rs
 
+from generator import cache
 from generator.constraints import FORMATS, format_problem, known_format
 from generator.errors import ConfigError, Problem
 from generator.jsonpos import JsonError, json_lines, load_json
 from generator.render import TEMPLATES_DIR, compile_cached, make_env
 from generator.schema import CORE_KEYS, CORE_REQUIRED, CORE_SCHEMA
-from generator.yamlsource import load_yaml_file
+from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, parse_yaml_bytes, read_bounded
 
 SCHEMA_FILE = "schema.json"
 STACK_FILE = "stack.yaml"
@@ -341,8 +347,13 @@ def _load_stack_file(
     display = f"{TEMPLATES_DIR}/{STACK_FILE}"
     if not (path.exists() or path.is_symlink()):
         return (), (), ()
-    doc = load_yaml_file(path, display)
+    raw = read_bounded(path, MAX_FILE_BYTES, display)
     env = make_env(templates_dir)
+    entry_key = _entry_key(raw, stack_schema, env)
+    doc, codes = _cached_entry(entry_key)
+    stored = doc is not None
+    if doc is None:
+        doc = parse_yaml_bytes(raw, display)
     problems: list[Problem] = []
 
     def problem(message: str, key: tuple[str, ...]) -> None:
@@ -353,38 +364,116 @@ def _load_stack_file(
         if key not in _STACK_KEYS:
             problem(f"unknown key (allowed: {', '.join(sorted(_STACK_KEYS))})", (key,))
     inputs = set(CORE_SCHEMA) | set(stack_schema.get("properties", {}))
-    derived = _derived(doc.data.get("derived", {}), env, inputs, problem, doc.lines)
-    rules = _rules(doc.data.get("rules", []), env, problem, doc.lines)
+    derived = _derived(doc.data.get("derived", {}), env, inputs, problem, doc.lines, codes)
+    rules = _rules(doc.data.get("rules", []), env, problem, doc.lines, codes)
     not_secret = doc.data.get("not_secret", [])
     if not isinstance(not_secret, list) or not all(isinstance(x, str) for x in not_secret):
         problem("not_secret is a list of dotted keys (globs such as tags.TOKEN_*)", ("not_secret",))
         not_secret = []
     if problems:
         raise ConfigError(*problems)
+    if not stored:
+        _store_entry(entry_key, doc, codes)
     return derived, rules, tuple(not_secret)
 
 
+# One cache entry per stack file: its parsed YAML (with lines) and the compiled code of every
+# expression and message, so a warm run reads one file instead of parsing YAML and opening
+# one bytecode file per expression. Keyed by the file's bytes, the schema (its input names
+# decide which derived names are allowed), and the versions that shape compiled code. An
+# entry that is not exactly what this code writes is a miss; every check still runs on it.
+_ENTRY_FORMAT = 1
+_ENTRY_LIMIT = 8 * 1024 * 1024
+
+
+def _entry_key(raw: bytes, stack_schema: dict[str, Any], env: jinja2.Environment) -> str | None:
+    if env.bytecode_cache is None:  # caches are off
+        return None
+    salt = getattr(env.bytecode_cache, "salt", "")
+    digest = hashlib.sha256()
+    for part in (
+        str(_ENTRY_FORMAT),
+        sys.version,
+        jinja2.__version__,
+        salt,
+        json.dumps(sorted(stack_schema.get("properties", {}))),
+    ):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def _cached_entry(key: str | None) -> tuple[YamlDoc | None, dict[str, CodeType]]:
+    folder = cache.folder("stack") if key is not None else None
+    data = cache.read(folder, key, _ENTRY_LIMIT) if folder is not None and key else None
+    if data is None:
+        return None, {}
+    try:
+        entry = marshal.loads(data)  # noqa: S302 - a private, user-owned cache, as Jinja's
+    except (EOFError, ValueError, TypeError):
+        return None, {}
+    if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _ENTRY_FORMAT):
+        return None, {}
+    _, body, lines, codes = entry
+    if not (
+        isinstance(body, dict)
+        and isinstance(lines, list)
+        and all(
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], tuple)
+            and all(isinstance(p, str) for p in item[0])
+            and isinstance(item[1], int)
+            for item in lines
+        )
+        and isinstance(codes, dict)
+        and all(isinstance(k, str) and isinstance(v, CodeType) for k, v in codes.items())
+    ):
+        return None, {}
+    doc = YamlDoc(path=f"{TEMPLATES_DIR}/{STACK_FILE}", data=body, lines=dict(lines))
+    return doc, dict(codes)
+
+
+def _store_entry(key: str | None, doc: YamlDoc, codes: dict[str, CodeType]) -> None:
+    folder = cache.folder("stack") if key is not None else None
+    if folder is None or key is None:
+        return
+    try:
+        data = marshal.dumps((_ENTRY_FORMAT, doc.data, list(doc.lines.items()), codes))
+    except ValueError:  # a value marshal cannot write: simply not cached
+        return
+    cache.write(folder, key, data)
+
+
 def _compile_expression(
-    env: jinja2.Environment, source: Any, key: tuple[str, ...], problem: Callable[..., None]
+    env: jinja2.Environment,
+    source: Any,
+    key: tuple[str, ...],
+    problem: Callable[..., None],
+    codes: dict[str, CodeType],
 ) -> Expression | None:
     if not isinstance(source, str) or not source.strip():
         problem("expected a Jinja expression (a non-empty string)", key)
         return None
     try:
-        return compile_cached(env, source, expression=True)  # type: ignore[no-any-return]
+        return compile_cached(env, source, expression=True, codes=codes)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"expression syntax error: {err.message}", key)
         return None
 
 
 def _compile_template(
-    env: jinja2.Environment, source: Any, key: tuple[str, ...], problem: Callable[..., None]
+    env: jinja2.Environment,
+    source: Any,
+    key: tuple[str, ...],
+    problem: Callable[..., None],
+    codes: dict[str, CodeType],
 ) -> jinja2.Template | None:
     if not isinstance(source, str) or not source.strip():
         problem("expected a string (it may use {{ ... }})", key)
         return None
     try:
-        return compile_cached(env, source, expression=False)  # type: ignore[no-any-return]
+        return compile_cached(env, source, expression=False, codes=codes)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"template syntax error: {err.message}", key)
         return None
@@ -396,6 +485,7 @@ def _derived(
     inputs: set[str],
     problem: Callable[..., None],
     lines: dict[tuple[str, ...], int],
+    codes: dict[str, CodeType],
 ) -> tuple[Derived, ...]:
     if not isinstance(raw, dict):
         problem("derived is a mapping of name: expression", ("derived",))
@@ -409,7 +499,7 @@ def _derived(
         if name in inputs:
             problem(f"{name!r} is an input key; a derived value needs a name of its own", key)
             continue
-        expression = _compile_expression(env, source, key, problem)
+        expression = _compile_expression(env, source, key, problem, codes)
         if expression is not None:
             found.append(Derived(name, source, expression, lines.get(key)))
     return tuple(found)
@@ -420,6 +510,7 @@ def _rules(
     env: jinja2.Environment,
     problem: Callable[..., None],
     lines: dict[tuple[str, ...], int],
+    codes: dict[str, CodeType],
 ) -> tuple[Rule, ...]:
     if not isinstance(raw, list):
         problem("rules is a list of {key, rule, message[, when, each]}", ("rules",))
@@ -438,14 +529,14 @@ def _rules(
                 problem(f"a rule needs {name!r}", here)
         if not {"key", "rule", "message"} <= set(item):
             continue
-        rule = _compile_expression(env, item["rule"], (*here, "rule"), problem)
-        key = _compile_template(env, item["key"], (*here, "key"), problem)
-        message = _compile_template(env, item["message"], (*here, "message"), problem)
+        rule = _compile_expression(env, item["rule"], (*here, "rule"), problem, codes)
+        key = _compile_template(env, item["key"], (*here, "key"), problem, codes)
+        message = _compile_template(env, item["message"], (*here, "message"), problem, codes)
         when = each = None
         if "when" in item:
-            when = _compile_expression(env, item["when"], (*here, "when"), problem)
+            when = _compile_expression(env, item["when"], (*here, "when"), problem, codes)
         if "each" in item:
-            each = _compile_expression(env, item["each"], (*here, "each"), problem)
+            each = _compile_expression(env, item["each"], (*here, "each"), problem, codes)
         if rule is None or key is None or message is None:
             continue
         if ("when" in item and when is None) or ("each" in item and each is None):
