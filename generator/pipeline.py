@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     import multiprocessing.context
 
 OUT_DIR = "out"
+# Seconds of rendering below which starting worker processes costs more than it saves.
+_POOL_BREAK_EVEN = 0.25
 SUFFIX_OPTION = "--suffix"
 # Lowercase letters, digits and single hyphens; starts and ends with a letter or digit.
 _SUFFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
@@ -441,8 +444,15 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
     from concurrent.futures.process import BrokenProcessPool
 
     # The first environment renders here: it warms the parser and template caches,
-    # which forked workers then inherit instead of each building their own.
+    # which forked workers then inherit instead of each building their own. When the rest
+    # would take less time than starting workers (caches warm, few environments), the
+    # rest renders here too.
+    started = time.perf_counter()
     finished(0, _run_task(tasks[0]))
+    if (time.perf_counter() - started) * (total - 1) < _POOL_BREAK_EVEN:
+        for index in range(1, total):
+            finished(index, _run_task(tasks[index]))
+        return [outcomes[i] for i in range(total)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         futures: dict[Future[_Outcome], int] = {
             pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
