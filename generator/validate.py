@@ -32,6 +32,21 @@ _TYPE_NAMES = {
     "null": "null",
 }
 _MAX_SHOWN = 60
+# The validator's limit keywords, as tfgen words them.
+_VALUE_LIMITS = {
+    "minimum": "must be at least {limit}, not {value}",
+    "exclusiveMinimum": "must be above {limit}, not {value}",
+    "maximum": "must be at most {limit}, not {value}",
+    "exclusiveMaximum": "must be below {limit}, not {value}",
+}
+_SIZE_LIMITS = {
+    "minLength": "must have at least {limit} characters, not {size}",
+    "maxLength": "must have at most {limit} characters, not {size}",
+    "minItems": "needs at least {limit} items, not {size}",
+    "maxItems": "takes at most {limit} items, not {size}",
+    "minProperties": "needs at least {limit} keys, not {size}",
+    "maxProperties": "takes at most {limit} keys, not {size}",
+}
 
 
 def validate_environment(stack: Stack, data: dict[str, Any], locate: Locate) -> dict[str, Any]:
@@ -165,31 +180,17 @@ def _message(error: Any, value: Any) -> str:
         return f"expected {wanted}, got {_shown(value)}"
     if name == "format" and isinstance(value, str):
         return format_problem(kind.format, value) or error.message
-    if name in ("minimum", "exclusiveMinimum"):
-        strict = " above" if name == "exclusiveMinimum" else " at least"
-        return f"must be{strict} {kind.limit}, not {_shown(value)}"
-    if name in ("maximum", "exclusiveMaximum"):
-        strict = " below" if name == "exclusiveMaximum" else " at most"
-        return f"must be{strict} {kind.limit}, not {_shown(value)}"
+    if name in _VALUE_LIMITS:
+        return _VALUE_LIMITS[name].format(limit=kind.limit, value=_shown(value))
+    if name in _SIZE_LIMITS:
+        return _SIZE_LIMITS[name].format(limit=kind.limit, size=len(value))
     if name == "enum":
         options = ", ".join(_shown(o) for o in kind.options)
         return f"must be one of {options}, not {_shown(value)}"
     if name == "const":
         return f"must be {_shown(kind.expected_value)}, not {_shown(value)}"
-    if name == "minLength":
-        return f"must have at least {kind.limit} characters, not {len(value)}"
-    if name == "maxLength":
-        return f"must have at most {kind.limit} characters, not {len(value)}"
     if name == "pattern":
         return f"{_shown(value)} does not match the pattern {kind.pattern}"
-    if name == "minItems":
-        return f"needs at least {kind.limit} items, not {len(value)}"
-    if name == "maxItems":
-        return f"takes at most {kind.limit} items, not {len(value)}"
-    if name == "minProperties":
-        return f"needs at least {kind.limit} keys, not {len(value)}"
-    if name == "maxProperties":
-        return f"takes at most {kind.limit} keys, not {len(value)}"
     if name == "uniqueItems":
         return "each item may appear only once"
     if name == "multipleOf":

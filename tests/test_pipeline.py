@@ -48,7 +48,8 @@ def test_a_quick_run_renders_in_process(project: Path, monkeypatch: Any) -> None
     import concurrent.futures
 
     def no_pool(*_args: Any, **_kwargs: Any) -> Any:
-        raise AssertionError("no worker pool for a quick run")
+        msg = "no worker pool for a quick run"
+        raise AssertionError(msg)
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
     monkeypatch.setattr(pipeline, "_POOL_BREAK_EVEN", 3600.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,10 @@ from generator.cli import cli
 from generator.config import load_environment
 from generator.errors import ConfigError
 from generator.functions import cidrhost, cidrsubnet, cidrsubnets, regex_groups
-from tests.conftest import write_tree
+from tests.conftest import ENGINE_STACK, write_tree
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
-VERSIONS = """\
-terraform {
-  required_version = ">= 1.6"
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.100"
-    }
-  }
-  backend "s3" {}
-}
-"""
+VERSIONS = textwrap.dedent(ENGINE_STACK["templates/versions.tf.j2"]).lstrip("\n")
 PROVIDERS = """\
 provider "aws" {
   region = {{ env.region | hcl }}
