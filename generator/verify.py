@@ -13,6 +13,7 @@ from generator._hclparse import VERIFY_VERSION, NotALiteralError, decode_hcl_str
 from generator.constraints import bucket_name_problem, state_key_problem
 from generator.errors import Problem, VerifyError
 from generator.schema import EnvironmentConfig
+from generator.yamlsource import same_key_once_normalised
 
 BACKEND_FILE = "backend.hcl"
 JSON_SUFFIX = ".tf.json"
@@ -148,10 +149,7 @@ def _json_structure_problems(name: str, text: str) -> list[Problem]:
                 first, where = seen[normal]
                 msg = f"set twice (first on line {where})"
                 if first != key:
-                    msg = (
-                        f"{key!r} and {first!r} (line {where}) are the same key once "
-                        "Unicode-normalised (NFC), as Terraform reads them"
-                    )
+                    msg = same_key_once_normalised(key, first, where)
                 problems.append(Problem(msg, path=name, line=line, key=key))
             else:
                 seen[normal] = (key, line)

@@ -65,6 +65,14 @@ def parse_yaml_bytes(raw: bytes, display: str) -> YamlDoc:
     return parse_yaml(text, display)
 
 
+def same_key_once_normalised(key: str, first: str, line: int) -> str:
+    """Why two different spellings are one key: Terraform reads keys NFC-normalised."""
+    return (
+        f"{key!r} and {first!r} (line {line}) are the same key once Unicode-normalised "
+        "(NFC), as Terraform reads them"
+    )
+
+
 def read_bounded(
     path: Path, limit: int, display: str, *, error: type[TfgenError] = ConfigError
 ) -> bytes:
@@ -292,10 +300,7 @@ def _walk(
             first, where = first_line[normal]
             msg = f"duplicate key (first defined on line {where})"
             if first != key:
-                msg = (
-                    f"duplicate key: {key!r} and {first!r} (line {where}) are the same key "
-                    "once Unicode-normalised (NFC), as Terraform reads them"
-                )
+                msg = f"duplicate key: {same_key_once_normalised(key, first, where)}"
             raise ConfigError.at(msg, path=display, line=line, key=".".join((*prefix, key)))
         first_line[normal] = (key, line)
         lines[(*prefix, key)] = line
