@@ -254,11 +254,11 @@ def mode_sequential(project: Path, out_root: Path) -> dict[str, Any]:
     """generate() over every environment of ``project`` in this single process."""
     start = _now()
     from generator.config import list_environments
-    from generator.pipeline import generate
+    from generator.pipeline import RunOptions, generate
 
     imported = _now()
     names = list_environments(project)
-    generate(project_dir=project, environments=names, out_dir=out_root)
+    generate(RunOptions(project_dir=project, environments=names, out_dir=out_root))
     done = _now()
     return {"count": len(names), "import": imported - start, "generate": done - imported}
 

@@ -1,8 +1,12 @@
-"""tfgen bootstrap: a root module (local state) that creates an environment's state bucket.
+"""tfgen bootstrap: a root module (local state) per state bucket, creating the bucket.
 
-It renders ``templates/bootstrap/*.j2`` into ``out/_bootstrap/<env>/`` (no environment
-name starts with ``_``, so the folder never meets an environment's output), verifies
-the result with rules of its own, and writes it like any render.
+One module is rendered per distinct state bucket (with its lock table), into
+``out/_bootstrap/<bucket>/`` (no environment name starts with ``_``, so the folder never
+meets an environment's output), whichever environment asks for it: environments that
+share a bucket share its module, which lists them all in a comment. The templates are
+package data (``generator/data/bootstrap/*.j2``); a project's own
+``templates/bootstrap/`` replaces them. The result is verified with verify's shared
+rules plus the bucket's own, and written like any render.
 """
 
 from __future__ import annotations
@@ -13,76 +17,197 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.config import LoadedEnvironment, Override, load_environment
-from generator.errors import Problem, VerifyError
-from generator.pipeline import OUT_DIR, output_display
-from generator.render import TEMPLATES_DIR, render_environment
+from generator.config import LoadedEnvironment, list_environments, load_environment
+from generator.errors import ConfigError, Problem, TfgenError, VerifyError, merge_errors
+from generator.pipeline import RunOptions, output_display, select_environments
+from generator.render import TEMPLATES_DIR, render_environment, template_names
 from generator.schema import EnvironmentConfig
-from generator.verify import ENDPOINT_ONLY, NotALiteralError, decode_hcl_string, parse_hcl
+from generator.verify import (
+    _LEFTOVER,
+    NotALiteralError,
+    _check_no_endpoints,
+    decode_hcl_string,
+    parse_hcl,
+)
 from generator.writer import WriteResult, write_output
 
 BOOTSTRAP = "bootstrap"
 BOOTSTRAP_OUT = "_bootstrap"
-_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# The engine's own bootstrap templates, shipped in the wheel: <PACKAGE_TEMPLATES>/bootstrap/.
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "data"
+LISTING_FILE = "state_bucket.tf"
+STATE_FILE = "terraform.tfstate"
+# A folder name that is a plain S3 bucket name (the schema has checked the full rules).
+_BUCKET_FOLDER = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PUBLIC_ACCESS = (
     "block_public_acls",
     "block_public_policy",
     "ignore_public_acls",
     "restrict_public_buckets",
 )
+# What every environment sharing a bucket must agree on: (dotted key, value getter).
+_SHARED: tuple[tuple[str, Callable[[EnvironmentConfig], object]], ...] = (
+    ("backend.region", lambda c: c.backend.region),
+    ("backend.dynamodb_table", lambda c: c.backend.dynamodb_table),
+    ("backend.endpoint", lambda c: c.backend.endpoint),
+    ("endpoint", lambda c: c.endpoint),
+)
 
 
 @dataclass(frozen=True)
-class BootstrapResult:
-    """A bootstrap module rendered, verified and written."""
+class BucketModule:
+    """The bootstrap module of one state bucket: rendered and written, or failed."""
 
-    loaded: LoadedEnvironment
-    files: dict[str, str]
+    bucket: str
+    environments: tuple[LoadedEnvironment, ...]
     display: str
-    written: WriteResult
+    files: dict[str, str]
+    written: WriteResult | None
+    error: TfgenError | None
+    # Local states of the old per-environment layout (out/_bootstrap/<env>/) to move here.
+    old_states: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The environments whose state the bucket holds, sorted."""
+        return tuple(e.config.name for e in self.environments)
 
 
-def render_bootstrap(
-    *,
-    project_dir: Path,
-    name: str,
-    out_dir: Path | None = None,
-    overrides: Sequence[Override] = (),
-    environ: Mapping[str, str] | None = None,
-    force: bool = False,
-) -> BootstrapResult:
-    """Render, verify and write the bootstrap module of one environment.
+@dataclass(frozen=True)
+class BootstrapReport:
+    """Every bucket module of a bootstrap run, and the environments that failed to load."""
+
+    modules: tuple[BucketModule, ...]
+    errors: tuple[TfgenError, ...]
+
+    def failure(self) -> TfgenError | None:
+        """The error the run ends with (the highest exit code wins), or None."""
+        errors = [*self.errors, *(m.error for m in self.modules if m.error is not None)]
+        return merge_errors(errors)
+
+
+def bootstrap_templates(project_dir: Path) -> Path:
+    """The templates root to render ``bootstrap/`` from: the project's, else tfgen's own."""
+    own = project_dir / TEMPLATES_DIR
+    return own if template_names(own / BOOTSTRAP) else PACKAGE_TEMPLATES
+
+
+def render_bootstrap(options: RunOptions) -> BootstrapReport:
+    """Render, verify and write the bootstrap module of each state bucket the run names.
+
+    The buckets are those of ``options.environments`` (or of every environment with
+    ``all_environments``). Every other environment of the project is loaded too, to
+    find all that share a bucket; one that cannot be loaded is left out of the listing.
+    A module is rendered from the first environment of its bucket (by name), so it is
+    the same whichever environment asks for it.
 
     Args:
-        project_dir: the project root.
-        name: the environment whose state bucket (and lock table) to create.
-        out_dir: the output root; ``<project_dir>/out`` when None.
-        overrides: ``--set`` values.
-        environ: variables for ``${env:...}``; ``os.environ`` when None.
-        force: overwrite generated files that were edited by hand.
+        options: the environments, output root, ``--set`` values, variables and ``force``
+            (``suffix``, ``workers`` and ``write`` are not read).
 
     Returns:
-        What was rendered and written into ``<out>/_bootstrap/<env>/``.
+        One module per bucket, in the order the environments were given, and the errors
+        of requested environments that could not be loaded.
 
     Raises:
-        ConfigError: the environment is invalid.
-        RenderError: a bootstrap template failed.
-        VerifyError: the module breaks a bootstrap rule; nothing was written.
-        OutputError: the folder cannot be written safely.
+        ConfigError: ``--all`` found no environment files.
     """
-    out_root = (out_dir if out_dir is not None else project_dir / OUT_DIR) / BOOTSTRAP_OUT
-    loaded = load_environment(project_dir, name, overrides=overrides, environ=environ)
-    files = render_environment(
-        loaded.config,
-        project_dir / TEMPLATES_DIR,
-        source=loaded.source,
-        subfolder=BOOTSTRAP,
-        command=BOOTSTRAP,
+    project = options.project_dir
+    requested = select_environments(
+        project, options.environments, all_environments=options.all_environments
     )
-    display = output_display(out_root, project_dir, loaded.config.name)
-    verify_bootstrap(files, loaded.config, out_prefix=display)
-    written = write_output(out_root / loaded.config.name, files, display=display, force=force)
-    return BootstrapResult(loaded=loaded, files=files, display=display, written=written)
+    loaded: dict[str, LoadedEnvironment] = {}
+    errors: list[TfgenError] = []
+    for name in requested:
+        try:
+            loaded[name] = _load(options, name)
+        except TfgenError as err:
+            errors.append(err)
+    for name in list_environments(project):
+        if name not in requested:
+            try:
+                loaded[name] = _load(options, name)
+            except TfgenError:
+                continue  # not asked for: it only cannot be listed as sharing a bucket
+    by_bucket: dict[str, list[LoadedEnvironment]] = {}
+    for env in sorted(loaded.values(), key=lambda e: e.config.name):
+        by_bucket.setdefault(env.config.backend.bucket, []).append(env)
+    buckets = dict.fromkeys(loaded[n].config.backend.bucket for n in requested if n in loaded)
+    out_root = options.out_root / BOOTSTRAP_OUT
+    modules = [
+        _bucket_module(options, out_root, bucket, tuple(by_bucket[bucket])) for bucket in buckets
+    ]
+    return BootstrapReport(modules=tuple(modules), errors=tuple(errors))
+
+
+def _load(options: RunOptions, name: str) -> LoadedEnvironment:
+    return load_environment(
+        options.project_dir, name, overrides=options.overrides, environ=options.environ
+    )
+
+
+def _bucket_module(
+    options: RunOptions, out_root: Path, bucket: str, envs: tuple[LoadedEnvironment, ...]
+) -> BucketModule:
+    display = output_display(out_root, options.project_dir, bucket)
+    try:
+        _check_shared(bucket, envs)
+        first = envs[0]
+        files = render_environment(
+            first.config,
+            bootstrap_templates(options.project_dir),
+            source=first.source,
+            subfolder=BOOTSTRAP,
+            command=BOOTSTRAP,
+        )
+        files = _with_listing(files, envs)
+        verify_bootstrap(files, first.config, out_prefix=display)
+        written = write_output(out_root / bucket, files, display=display, force=options.force)
+    except TfgenError as err:
+        return BucketModule(bucket, envs, display, {}, None, err)
+    old = tuple(
+        output_display(out_root, options.project_dir, f"{e.config.name}/{STATE_FILE}")
+        for e in envs
+        if (out_root / e.config.name / STATE_FILE).is_file()
+        and not (out_root / bucket / STATE_FILE).exists()
+    )
+    return BucketModule(bucket, envs, display, files, written, None, old)
+
+
+def _check_shared(bucket: str, envs: Sequence[LoadedEnvironment]) -> None:
+    """Refuse a bucket whose environments disagree on what its one module creates."""
+    if not _BUCKET_FOLDER.fullmatch(bucket) or ".." in bucket:
+        msg = f"state bucket {bucket!r} cannot name a bootstrap folder"
+        raise ConfigError.at(msg, path=envs[0].source, key="backend.bucket")
+    first = envs[0]
+    problems = [
+        Problem(
+            f"shares state bucket {bucket!r} with environment {first.config.name!r} "
+            f"({first.source}), which has {key} {get(first.config)!r}, this one "
+            f"{get(env.config)!r}; one bucket has one bootstrap module: make them agree",
+            path=env.source,
+            key=key,
+        )
+        for env in envs[1:]
+        for key, get in _SHARED
+        if get(env.config) != get(first.config)
+    ]
+    if problems:
+        raise ConfigError(*problems)
+
+
+def _with_listing(files: Mapping[str, str], envs: Sequence[LoadedEnvironment]) -> dict[str, str]:
+    """Add, after the header of the bucket's file, a comment naming every state it holds."""
+    target = LISTING_FILE if LISTING_FILE in files else min(files)
+    width = max(len(e.config.name) for e in envs)
+    keys = max(len(e.config.backend.key) for e in envs)
+    lines = [f"# This bucket holds the state of {len(envs)} environment(s):"]
+    lines.extend(
+        f"#   {e.config.name:<{width}}  {e.config.backend.key:<{keys}}  ({e.source})" for e in envs
+    )
+    header, sep, body = files[target].partition("\n\n")
+    text = header + "\n" + "\n".join(lines) + sep + body if sep else files[target]
+    return {**files, target: text}
 
 
 def verify_bootstrap(
@@ -105,7 +230,8 @@ def verify_bootstrap(
         display = f"{out_prefix}/{name}"
         for lineno, line in enumerate(text.splitlines(), start=1):
             if _LEFTOVER.search(line):
-                problems.append(Problem("leftover template syntax", path=display, line=lineno))
+                msg = "leftover template syntax ('{{', '{%' or '{#')"
+                problems.append(Problem(msg, path=display, line=lineno))
         try:
             parsed[name] = parse_hcl(display, text)
         except VerifyError as err:
@@ -130,8 +256,8 @@ def verify_bootstrap(
     elif locks:
         rule("a lock table is rendered, but the backend names no dynamodb_table")
     if config.endpoint is None and config.backend.endpoint is None:
-        for key in sorted(_keys(parsed) & set(ENDPOINT_ONLY)):
-            rule(f"{key} is set, but the environment declares no endpoint")
+        # verify's own rule, as for every render: only an emulated store may be pointed at.
+        problems.extend(_check_no_endpoints(parsed, out_prefix))
     if problems:
         raise VerifyError(*problems)
 
@@ -209,14 +335,6 @@ def _collect(parsed: Mapping[str, Any], kind: str) -> dict[str, list[dict[str, A
                 bodies = [b for b in named.values() if isinstance(b, dict)]
                 found.setdefault(label.strip('"'), []).extend(bodies)
     return found
-
-
-def _keys(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        return set(node).union(*(_keys(v) for v in node.values()))
-    if isinstance(node, list):
-        return set().union(*(_keys(v) for v in node))
-    return set()
 
 
 def _list(value: Any) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The tfgen command line: parse arguments, call the core once, map errors to exit codes.
 
 Core modules are imported inside the commands, so ``tfgen --help`` and shell completion
-never load Jinja, the HCL parser or pydantic.
+never load Jinja, the HCL parser or the schema validator.
 """
 
 from __future__ import annotations
@@ -10,33 +10,45 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from generator import __version__
-from generator.console import echo_diff, progress_line
+from generator.console import (
+    Outcome,
+    echo_bootstrap,
+    echo_diff,
+    echo_outcomes,
+    echo_problems,
+    echo_report,
+    failed_text,
+    progress_line,
+)
 from generator.errors import EXIT_INPUT, TfgenError
 from generator.options import (
+    EXIT_MEANINGS,
     all_option,
+    check_output_root,
     check_selection,
-    complete_environments,
+    debug_of,
     environments_argument,
+    epilog,
+    global_options,
     jobs_option,
     out_option,
-    project_option,
+    project_dir_of,
     set_option,
     suffix_option,
 )
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0  success
-  1  input error: YAML syntax, schema, missing variable, unknown
-     environment, template error, unsafe output folder, shared state key
-  2  usage error (bad command line)
-  3  rendered output failed verification; nothing was written
-  4  drift: out/ differs from a fresh render (tfgen check)
-"""
+if TYPE_CHECKING:
+    from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
+
+EXIT_CODES_HELP = epilog(list(EXIT_MEANINGS))
+_RENDER_STATES = ("written", "up to date", "failed")
+_VALIDATE_STATES = ("valid", "failed")
+_CHECK_STATES = ("up to date", "drifted", "failed")
 
 
 # --------------------------------------------------------------------------- running
@@ -47,32 +59,100 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
     try:
         action()
     except TfgenError as err:
-        if ctx.find_root().params.get("debug"):
+        if debug_of(ctx):
             traceback.print_exc()
-        for problem in err.problems:
-            click.echo(f"error: {problem}", err=True)
+        echo_problems(err.problems)
         ctx.exit(err.exit_code)
     except OSError as err:  # a filesystem failure outside the core's own checks
-        if ctx.find_root().params.get("debug"):
+        if debug_of(ctx):
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
         ctx.exit(EXIT_INPUT)
 
 
+def _trace(err: BaseException) -> str | None:
+    """The traceback of an error raised in this process, as text (for ``--debug``)."""
+    if err.__traceback__ is None:
+        return None
+    return "".join(traceback.format_exception(err))
+
+
+def _run_options(
+    ctx: click.Context,
+    *,
+    environments: Sequence[str] = (),
+    all_environments: bool = False,
+    out_dir: Path | None = None,
+    sets: Sequence[str] = (),
+    suffix: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    write: bool = True,
+    progress: ProgressFn | None = None,
+) -> RunOptions:
+    """The core's options object from a command's parameters (``--set`` parsed here)."""
+    from generator.config import Override
+    from generator.pipeline import RunOptions
+
+    return RunOptions(
+        project_dir=project_dir_of(ctx),
+        environments=tuple(environments),
+        all_environments=all_environments,
+        out_dir=out_dir,
+        overrides=tuple(Override.parse(s) for s in sets),
+        suffix=suffix,
+        workers=jobs,
+        force=force,
+        write=write,
+        progress=progress,
+    )
+
+
+def _exit_after_report(
+    ctx: click.Context,
+    lines: Sequence[Outcome],
+    states: Sequence[str],
+    failed: Sequence[EnvironmentResult],
+) -> None:
+    """Print a run's report (see :func:`echo_report`); exit with its highest failure code."""
+    code = echo_report(
+        lines,
+        states,
+        [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
+        debug=debug_of(ctx),
+    )
+    if code is not None:
+        ctx.exit(code)
+
+
 # --------------------------------------------------------------------------- commands
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="tfgen")
-@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
-def cli(debug: bool) -> None:
-    """Render environments/<env>.yaml into verified, plain Terraform under out/<env>/."""
+@global_options
+def cli() -> None:
+    """Render environments/<env>.yaml into verified, plain Terraform under out/<env>/.
+
+    --project-dir and --debug may be given before or after the command name.
+    """
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(
+    short_help="Render, verify and write environments into out/<env>/.",
+    epilog=epilog(
+        [0, 1, 2, 3],
+        "tfgen render dev",
+        "tfgen render --all --jobs 4",
+        "tfgen render dev --suffix pr5706 --set service.desired_count=1",
+    ),
+)
 @environments_argument(required=False)
 @all_option
-@project_option
+@global_options
 @out_option
 @set_option
 @suffix_option
@@ -83,44 +163,64 @@ def render(
     ctx: click.Context,
     environments: Sequence[str],
     all_environments: bool,
-    project_dir: Path,
     out_dir: Path | None,
     sets: Sequence[str],
     suffix: str | None,
     jobs: int | None,
     force: bool,
 ) -> None:
-    """Render, verify and write ENVIRONMENTS (or --all) into <out>/<env>/."""
+    """Render, verify and write ENVIRONMENTS (or --all) into <out>/<env>/.
+
+    Every environment is rendered and verified before any is written; one that fails
+    does not stop the others. Each environment gets one line on stderr, and a run of
+    several ends with a summary.
+    """
     check_selection(environments, all_environments)
-    from generator.config import Override
+    check_output_root(ctx, out_dir)
     from generator.pipeline import generate
 
     def action() -> None:
         with progress_line() as progress:
-            results = generate(
-                project_dir=project_dir,
+            options = _run_options(
+                ctx,
                 environments=environments,
                 all_environments=all_environments,
                 out_dir=out_dir,
-                overrides=[Override.parse(s) for s in sets],
+                sets=sets,
                 suffix=suffix,
+                jobs=jobs,
                 force=force,
-                workers=jobs,
                 progress=progress,
             )
-        for result in results:
+            report = generate(options)
+        lines: list[Outcome] = []
+        for result in report.results:
+            if result.error is not None:
+                text = failed_text(result.error.problems)
+                lines.append(Outcome(result.display, "failed", text))
+                continue
             written = result.written
             changed = len(written.written) + len(written.removed) if written else 0
-            state = f"{changed} file(s) changed" if changed else "up to date"
-            click.echo(f"{result.rendered.display}: {state}", err=True)
+            if changed:
+                lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
+            else:
+                lines.append(Outcome(result.display, "up to date", "up to date"))
+        _exit_after_report(ctx, lines, _RENDER_STATES, report.failed)
 
     _run(ctx, action)
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(
+    short_help="Load, render and verify environments like render, but write nothing.",
+    epilog=epilog(
+        [0, 1, 2, 3],
+        "tfgen validate --all",
+        "tfgen validate prod staging --set service.desired_count=4",
+    ),
+)
 @environments_argument(required=False)
 @all_option
-@project_option
+@global_options
 @out_option
 @set_option
 @suffix_option
@@ -130,7 +230,6 @@ def validate(
     ctx: click.Context,
     environments: Sequence[str],
     all_environments: bool,
-    project_dir: Path,
     out_dir: Path | None,
     sets: Sequence[str],
     suffix: str | None,
@@ -138,33 +237,42 @@ def validate(
 ) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
     check_selection(environments, all_environments)
-    from generator.config import Override
+    check_output_root(ctx, out_dir)
     from generator.pipeline import generate
 
     def action() -> None:
         with progress_line() as progress:
-            results = generate(
-                project_dir=project_dir,
+            options = _run_options(
+                ctx,
                 environments=environments,
                 all_environments=all_environments,
                 out_dir=out_dir,
-                overrides=[Override.parse(s) for s in sets],
+                sets=sets,
                 suffix=suffix,
+                jobs=jobs,
                 write=False,
-                workers=jobs,
                 progress=progress,
             )
-        for result in results:
-            count = len(result.rendered.files)
-            click.echo(f"{result.rendered.name}: valid ({count} files verified)", err=True)
+            report = generate(options)
+        lines: list[Outcome] = []
+        for result in report.results:
+            if result.error is not None:
+                lines.append(Outcome(result.name, "failed", failed_text(result.error.problems)))
+            elif result.rendered is not None:
+                count = len(result.rendered.files)
+                lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
+        _exit_after_report(ctx, lines, _VALIDATE_STATES, report.failed)
 
     _run(ctx, action)
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(
+    short_help="Exit 4 with a diff when out/<env>/ differs from a fresh render.",
+    epilog=epilog([0, 1, 2, 3, 4], "tfgen check --all", "tfgen check prod staging"),
+)
 @environments_argument(required=False)
 @all_option
-@project_option
+@global_options
 @out_option
 @set_option
 @suffix_option
@@ -174,7 +282,6 @@ def check(
     ctx: click.Context,
     environments: Sequence[str],
     all_environments: bool,
-    project_dir: Path,
     out_dir: Path | None,
     sets: Sequence[str],
     suffix: str | None,
@@ -186,25 +293,31 @@ def check(
     files are ignored. Nothing is written.
     """
     check_selection(environments, all_environments)
-    from generator.config import Override
+    check_output_root(ctx, out_dir)
     from generator.drift import check_output
 
     def action() -> None:
         with progress_line() as progress:
-            report = check_output(
-                project_dir=project_dir,
+            options = _run_options(
+                ctx,
                 environments=environments,
                 all_environments=all_environments,
                 out_dir=out_dir,
-                overrides=[Override.parse(s) for s in sets],
+                sets=sets,
                 suffix=suffix,
-                workers=jobs,
+                jobs=jobs,
                 progress=progress,
             )
+            report = check_output(options)
         echo_diff(report.diff)
-        for env in report.environments:
-            state = f"{len(env.files)} file(s) differ" if env.files else "up to date"
-            click.echo(f"{env.display}: {state}", err=True)
+        lines = [
+            Outcome(env.display, "drifted", f"{len(env.files)} file(s) differ")
+            if env.files
+            else Outcome(env.display, "up to date", "up to date")
+            for env in report.environments
+        ]
+        # Environments that could not be rendered are named by their error lines.
+        echo_outcomes(lines, _CHECK_STATES, failed=len(report.errors))
         failure = report.failure(drift_is_error=True)
         if failure is not None:
             raise failure
@@ -212,48 +325,79 @@ def check(
     _run(ctx, action)
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
-@environments_argument(required=True)
-@project_option
+@cli.command(
+    short_help="Show what render would change in out/<env>/, as a unified diff.",
+    epilog=epilog(
+        {
+            0: "success (with --exit-code: no differences)",
+            1: "with --exit-code: there are differences; or an input error, as render",
+            2: EXIT_MEANINGS[2],
+            3: EXIT_MEANINGS[3],
+        },
+        "tfgen diff dev",
+        "tfgen diff --all --exit-code",
+    ),
+)
+@environments_argument(required=False)
+@all_option
+@global_options
 @out_option
 @set_option
 @suffix_option
+@click.option(
+    "--exit-code",
+    is_flag=True,
+    help="Exit 1 when there are differences and 0 when there are none, as git diff does.",
+)
 @click.pass_context
 def diff(
     ctx: click.Context,
     environments: Sequence[str],
-    project_dir: Path,
+    all_environments: bool,
     out_dir: Path | None,
     sets: Sequence[str],
     suffix: str | None,
+    exit_code: bool,
 ) -> None:
-    """Show what render would change in <out>/<env>/, as a unified diff (exit 0)."""
-    from generator.config import Override
+    """Show what render would change in <out>/<env>/ of ENVIRONMENTS (or --all), as a diff."""
+    check_selection(environments, all_environments)
+    check_output_root(ctx, out_dir)
     from generator.drift import check_output
 
     def action() -> None:
-        report = check_output(
-            project_dir=project_dir,
+        options = _run_options(
+            ctx,
             environments=environments,
+            all_environments=all_environments,
             out_dir=out_dir,
-            overrides=[Override.parse(s) for s in sets],
+            sets=sets,
             suffix=suffix,
         )
+        report = check_output(options)
         echo_diff(report.diff)
         failure = report.failure(drift_is_error=False)
         if failure is not None:
             raise failure
+        if exit_code and report.diff:
+            ctx.exit(1)
 
     _run(ctx, action)
 
 
-@cli.command("list", epilog=EXIT_CODES_HELP)
-@project_option
+@cli.command(
+    "list",
+    short_help="List every environment: name, region, state bucket and key.",
+    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json"),
+)
+@global_options
 @click.option(
     "--json", "as_json", is_flag=True, help="A JSON array of objects, usable as a CI matrix."
 )
 @click.pass_context
-def list_command(ctx: click.Context, project_dir: Path, as_json: bool) -> None:
+def list_command(
+    ctx: click.Context,
+    as_json: bool,
+) -> None:
     """List every environment: name, region, state bucket and key.
 
     A variable that is not set shows its reference, such as ${env:NAME}.
@@ -261,57 +405,72 @@ def list_command(ctx: click.Context, project_dir: Path, as_json: bool) -> None:
     from generator.listing import list_summaries, summaries_json, summaries_table
 
     def action() -> None:
-        summaries = list_summaries(project_dir)
+        summaries = list_summaries(project_dir_of(ctx))
         click.echo(summaries_json(summaries) if as_json else summaries_table(summaries), nl=False)
 
     _run(ctx, action)
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(
+    short_help="Print the JSON Schema of environment files (for editors and CI).",
+    epilog=epilog([0, 1, 2], "tfgen schema > .tfgen-schema.json"),
+)
+@global_options
 @click.pass_context
 def schema(ctx: click.Context) -> None:
     """Print the JSON Schema of environment files (for editors and CI)."""
     from generator.jsonschema_export import schema_text
 
-    _run(ctx, lambda: click.echo(schema_text(), nl=False))
+    _run(ctx, lambda: click.echo(schema_text(project_dir_of(ctx)), nl=False))
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("environment", shell_complete=complete_environments)
-@project_option
+@cli.command(
+    short_help="Render out/_bootstrap/<bucket>/: a module creating a state bucket.",
+    epilog=epilog(
+        [0, 1, 2, 3],
+        "tfgen bootstrap --all",
+        "TERRAFORM_STATE_BUCKET=acme-tfstate-prod tfgen bootstrap prod",
+    ),
+)
+@environments_argument(required=False)
+@all_option
+@global_options
 @out_option
 @set_option
 @click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")
 @click.pass_context
 def bootstrap(
     ctx: click.Context,
-    environment: str,
-    project_dir: Path,
+    environments: Sequence[str],
+    all_environments: bool,
     out_dir: Path | None,
     sets: Sequence[str],
     force: bool,
 ) -> None:
-    """Render <out>/_bootstrap/ENVIRONMENT/: a module (local state) creating its state bucket."""
+    """Render <out>/_bootstrap/<bucket>/ for the state bucket of ENVIRONMENTS (or --all).
+
+    One module (local state) per distinct state bucket, creating the bucket and its
+    lock table; environments sharing a bucket share its module, which lists them.
+    """
+    check_selection(environments, all_environments)
+    check_output_root(ctx, out_dir)
     from generator.bootstrap import render_bootstrap
-    from generator.config import Override
 
     def action() -> None:
-        result = render_bootstrap(
-            project_dir=project_dir,
-            name=environment,
+        options = _run_options(
+            ctx,
+            environments=environments,
+            all_environments=all_environments,
             out_dir=out_dir,
-            overrides=[Override.parse(s) for s in sets],
+            sets=sets,
             force=force,
         )
-        written = result.written
-        changed = len(written.written) + len(written.removed)
-        state = f"{changed} file(s) changed" if changed else "up to date"
-        click.echo(f"{result.display}: {state}", err=True)
-        click.echo(
-            f"next: terraform -chdir={result.display} init && "
-            f"terraform -chdir={result.display} apply",
-            err=True,
-        )
+        report = render_bootstrap(options)
+        errors = [*report.errors, *(m.error for m in report.modules if m.error is not None)]
+        failures = [(e.problems, e.exit_code, _trace(e)) for e in errors]
+        code = echo_bootstrap(report, failures, asked=environments, debug=debug_of(ctx))
+        if code is not None:
+            ctx.exit(code)
 
     _run(ctx, action)
 

@@ -1,8 +1,13 @@
-"""environments/<env>.yaml -> EnvironmentConfig: find, layer, override, interpolate, validate."""
+"""environments/<env>.yaml -> EnvironmentConfig: find, layer, override, interpolate, validate.
+
+Validation itself is the stack's (:mod:`generator.validate` against :mod:`generator.stack`).
+"""
 
 from __future__ import annotations
 
+import copy
 import difflib
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,16 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from generator.constraints import ENV_NAME_RE
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
-from generator.schema import EnvironmentConfig
+from generator.schema import EnvironmentConfig, build_config
 from generator.secrets import check_no_secrets
-from generator.yamlsource import YamlDoc, load_yaml_file
+from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, load_yaml_file
 
 ENVIRONMENTS_DIR = "environments"
+TEMPLATES_DIR = "templates"
 DEFAULTS_LAYER = "_defaults"
 SET_ORIGIN = "--set"
 
@@ -84,7 +89,9 @@ def check_environment_name(project_dir: Path, name: str) -> Path:
             f"invalid environment name {name!r}: use 1 to 32 lowercase letters, digits "
             "and hyphens, starting with a letter"
         )
-        raise ConfigError.at(msg)
+        named = environments_dir(project_dir) / f"{name}.yaml"
+        on_disk = "/" not in name and "\\" not in name and name not in ("", ".", "..")
+        raise ConfigError.at(msg, path=display if on_disk and named.is_file() else None)
     file = environments_dir(project_dir) / f"{name}.yaml"
     if not file.is_file():
         known = list_environments(project_dir)
@@ -120,6 +127,12 @@ def load_environment(
         ConfigError: anything wrong with the files, variables or values, one
             problem per line with file, line and dotted key.
     """
+    # The stack (Jinja, the schema validator) loads here, not at import: `tfgen list` and
+    # completion read environment files without it.
+    from generator.stack import load_stack
+    from generator.validate import validate_environment
+
+    stack = load_stack(project_dir / TEMPLATES_DIR)
     data, origins, source = _layered(project_dir, name)
     for override in overrides:
         data = _apply_override(data, override)
@@ -135,11 +148,33 @@ def load_environment(
         msg = "the environment name comes from the file name; remove this key"
         raise ConfigError.at(msg, path=file, line=line, key="name")
     data["name"] = f"{name}-{suffix}" if suffix else name
-    try:
-        config = EnvironmentConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(*_problems(err, locate)) from err
-    return LoadedEnvironment(config=config, source=source)
+    values = validate_environment(stack, data, locate)
+    return LoadedEnvironment(config=build_config(values), source=source)
+
+
+def validate_data(project_dir: Path, data: Mapping[str, Any]) -> EnvironmentConfig:
+    """Validate an environment given as data (no files, no layers) against the project's stack.
+
+    For tools and tests that build environments in code; ``data`` holds ``name`` and every
+    key an environment file would. Problems are reported without a file or line.
+
+    Raises:
+        ConfigError: as :func:`load_environment`.
+    """
+    from generator.stack import load_stack
+    from generator.validate import validate_environment
+
+    stack = load_stack(project_dir / TEMPLATES_DIR)
+    values = validate_environment(stack, dict(data), lambda _path: (None, None))
+    return build_config(values)
+
+
+def input_values(project_dir: Path, config: EnvironmentConfig) -> dict[str, Any]:
+    """The inputs of a validated environment: its values without the stack's derived ones."""
+    from generator.stack import load_stack
+
+    derived = {item.name for item in load_stack(project_dir / TEMPLATES_DIR).derived}
+    return {k: v for k, v in config.values.items() if k not in derived}
 
 
 @dataclass(frozen=True)
@@ -208,7 +243,7 @@ def _layered(project_dir: Path, name: str) -> tuple[dict[str, Any], dict[KeyPath
     defaults = folder / f"{DEFAULTS_LAYER}.yaml"
     if defaults.is_file():
         chain.extend(_resolve_layer(folder, DEFAULTS_LAYER, ()))
-    chain.extend(_resolve_doc(folder, load_yaml_file(file, source), (name,)))
+    chain.extend(_resolve_doc(folder, _load_doc(file, source), (name,)))
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
     seen: set[str] = set()
@@ -227,7 +262,35 @@ def _resolve_layer(folder: Path, layer: str, stack: tuple[str, ...]) -> list[Yam
     if not file.is_file():
         msg = f"layer {layer!r} not found"
         raise ConfigError.at(msg, path=display)
-    return _resolve_doc(folder, load_yaml_file(file, display), stack)
+    return _resolve_doc(folder, _load_doc(file, display), stack)
+
+
+def _load_doc(file: Path, display: str) -> YamlDoc:
+    """A file's YAML, parsed once per process for each content it has had.
+
+    ``tfgen render --all`` layers ``_defaults.yaml`` (and shared layers) under every
+    environment; a worker parses each once. The cache is keyed by the file's bytes, so an
+    edit is never missed; the data is copied per use, so no caller can change another's.
+    """
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        raw = b""
+    if not raw or len(raw) > MAX_FILE_BYTES:
+        return load_yaml_file(file, display)  # reads it again, and reports what is wrong
+    key = (display, hashlib.sha256(raw).hexdigest())
+    doc = _PARSED.get(key)
+    if doc is None:
+        doc = load_yaml_file(file, display)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = doc
+    return YamlDoc(path=doc.path, data=copy.deepcopy(doc.data), lines=doc.lines)
+
+
+_PARSED: dict[tuple[str, str], YamlDoc] = {}
+_PARSED_MAX = 256
 
 
 def _resolve_doc(folder: Path, doc: YamlDoc, stack: tuple[str, ...]) -> list[YamlDoc]:
@@ -313,52 +376,3 @@ def _locator(origins: dict[KeyPath, Origin], source: str) -> Any:
         return (source, None)
 
     return locate
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _problems(err: ValidationError, locate: Any) -> list[Problem]:
-    problems: list[Problem] = []
-    for item in err.errors(include_url=False):
-        loc = tuple(str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-            allowed = _fields_at(EnvironmentConfig, loc[:-1])
-            hint = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
-            if hint:
-                message += f"; did you mean {'.'.join((*loc[:-1], hint[0]))!r}?"
-            elif allowed:
-                message += f" (allowed here: {', '.join(sorted(allowed))})"
-        elif item["type"] == "missing":
-            message = "required key is missing"
-        file, line = locate(loc)
-        problems.append(Problem(message, path=file, line=line, key=".".join(loc) or None))
-    return problems
-
-
-def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
-    """The keys allowed at ``loc`` inside ``model`` (empty when not a model there)."""
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = current.model_fields.get(part)
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside ``X``, ``X | None`` or ``Annotated[X, ...]``, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

@@ -1,7 +1,9 @@
-"""tfgen schema: the JSON Schema of environment files, derived from EnvironmentConfig.
+"""tfgen schema: the JSON Schema of environment files: the engine's core merged with the stack's.
 
-The schema is for editors (``# yaml-language-server: $schema=...``) and for CI. It
-describes what a *file* may hold, which differs from the validated model in three ways:
+The stack's own ``templates/schema.json`` is the source (editors can point at it directly);
+this prints the whole of it, merged with the engine's core keys, for editors and CI. It
+describes what a *file* may hold, which differs from the schema tfgen validates with in
+three ways:
 
 * No key is ``required``. Shared layers such as ``_defaults.yaml`` are partial, and an
   environment file says only what differs from them; completeness is checked by tfgen
@@ -14,20 +16,21 @@ describes what a *file* may hold, which differs from the validated model in thre
   and booleans get no such alternative: the model is strict, so a reference (which
   always resolves to a string) is rejected there by tfgen too.
 
-Checks that pydantic cannot express in JSON Schema (CIDR ranges, region names, bucket
-name rules, state key rules) are tfgen's alone; the schema gives types and keys.
+The engine's named formats (regions, bucket names, CIDR blocks, ARNs) and the stack's
+rules are tfgen's alone; editors see the format names as annotations.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
-from generator.schema import EnvironmentConfig
+from generator.render import TEMPLATES_DIR
+from generator.stack import load_stack
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-SCHEMA_FILE = "schema/environment.schema.json"
 ENV_REFERENCE = {
     "type": "string",
     "pattern": r"\$\{env:",
@@ -53,13 +56,17 @@ _EXTENDS = {
 }
 
 
-def environment_file_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of an environment file or layer.
+def environment_file_schema(project_dir: Path) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an environment file or layer of a project.
 
     Returns:
         A new dict each call.
+
+    Raises:
+        ConfigError: the stack's schema or stack file is broken.
     """
-    schema = copy.deepcopy(EnvironmentConfig.model_json_schema(mode="validation"))
+    schema = copy.deepcopy(load_stack(project_dir / TEMPLATES_DIR).schema)
+    schema.pop("$schema", None)
     properties: dict[str, Any] = schema["properties"]
     properties.pop("name", None)
     properties["extends"] = copy.deepcopy(_EXTENDS)
@@ -72,9 +79,9 @@ def environment_file_schema() -> dict[str, Any]:
     }
 
 
-def schema_text() -> str:
-    """The schema as committed in ``schema/environment.schema.json`` (stable, newline-ended)."""
-    return json.dumps(environment_file_schema(), indent=2) + "\n"
+def schema_text(project_dir: Path) -> str:
+    """The schema as ``tfgen schema`` prints it (stable, newline-ended)."""
+    return json.dumps(environment_file_schema(project_dir), indent=2) + "\n"
 
 
 def _adjust(node: Any, *, in_names: bool = False) -> Any:
@@ -115,7 +122,8 @@ def _flatten_any_of(options: list[Any]) -> list[Any]:
 def _constrained_string(node: dict[str, Any]) -> bool:
     if not any(k in node for k in _STRING_CONSTRAINTS):
         return False
-    if node.get("type") == "string":
+    types = node.get("type")
+    if types == "string" or (isinstance(types, list) and "string" in types):
         return True
     values = node.get("enum", [node["const"]] if "const" in node else None)
     return isinstance(values, list) and bool(values) and all(isinstance(v, str) for v in values)

@@ -6,8 +6,14 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from generator.config import EnvironmentSummary, describe_environment, list_environments
-from generator.errors import TfgenError, merge_errors
+from generator.config import (
+    ENVIRONMENTS_DIR,
+    EnvironmentSummary,
+    describe_environment,
+    environments_dir,
+    list_environments,
+)
+from generator.errors import ConfigError, TfgenError, merge_errors
 
 _COLUMNS = ("NAME", "REGION", "BUCKET", "KEY")
 _ABSENT = "-"
@@ -29,11 +35,21 @@ def list_summaries(
         One summary per environment.
 
     Raises:
+        ConfigError: the project has no ``environments/`` folder, or no environment in it
+            (a CI matrix built from an empty list would plan nothing and pass).
         TfgenError: every environment file or layer that cannot be read.
     """
+    names = list_environments(project_dir)
+    if not names:
+        folder = environments_dir(project_dir)
+        if not folder.is_dir():
+            msg = f"no {ENVIRONMENTS_DIR}/ folder in {project_dir}; is --project-dir right?"
+        else:
+            msg = f"no environment in it: add {ENVIRONMENTS_DIR}/<name>.yaml"
+        raise ConfigError.at(msg, path=f"{ENVIRONMENTS_DIR}/")
     summaries: list[EnvironmentSummary] = []
     errors: list[TfgenError] = []
-    for name in list_environments(project_dir):
+    for name in names:
         try:
             summaries.append(describe_environment(project_dir, name, environ=environ))
         except TfgenError as err:

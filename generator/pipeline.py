@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +37,7 @@ from generator.errors import (
     merge_errors,
 )
 from generator.render import TEMPLATES_DIR, render_environment
+from generator.stack import load_stack
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output
@@ -66,11 +68,78 @@ class Rendered:
 
 
 @dataclass(frozen=True)
-class EnvironmentResult:
-    """What ``generate`` did for one environment."""
+class RunOptions:
+    """What one run of ``generate`` or ``drift.check_output`` covers, and how it runs.
 
-    rendered: Rendered
-    written: WriteResult | None
+    Attributes:
+        project_dir: the project root (``environments/``, ``templates/``).
+        environments: environment names to render.
+        all_environments: every environment of the project instead.
+        out_dir: the output root; ``<project_dir>/out`` when None.
+        overrides: ``--set`` values applied to every environment.
+        environ: variables for ``${env:...}``; ``os.environ`` when None.
+        suffix: render ephemeral copies named ``<env>-<suffix>``.
+        workers: worker processes; None picks one per CPU core (at most one per
+            environment), 1 renders in this process.
+        progress: called in this process as each environment finishes rendering.
+        force: overwrite generated files that were edited by hand.
+        write: False renders and verifies only (``validate``).
+    """
+
+    project_dir: Path
+    environments: Sequence[str] = ()
+    all_environments: bool = False
+    out_dir: Path | None = None
+    overrides: Sequence[Override] = ()
+    environ: Mapping[str, str] | None = None
+    suffix: str | None = None
+    workers: int | None = None
+    progress: ProgressFn | None = None
+    force: bool = False
+    write: bool = True
+
+    @property
+    def out_root(self) -> Path:
+        """The output root: ``out_dir``, or ``<project_dir>/out``."""
+        return self.out_dir if self.out_dir is not None else self.project_dir / OUT_DIR
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One environment of a run that could not be rendered, verified or written."""
+
+    name: str
+    display: str
+    error: TfgenError
+    trace: str | None = None  # the traceback where it was raised (shown by --debug)
+
+
+@dataclass(frozen=True)
+class EnvironmentResult:
+    """What ``generate`` did for one environment: rendered (and written), or failed."""
+
+    name: str
+    display: str
+    rendered: Rendered | None = None
+    written: WriteResult | None = None
+    error: TfgenError | None = None
+    trace: str | None = None  # the traceback where the error was raised (shown by --debug)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every environment of a ``generate`` run, in the order given, with its outcome."""
+
+    results: tuple[EnvironmentResult, ...]
+
+    @property
+    def failed(self) -> tuple[EnvironmentResult, ...]:
+        """The environments that failed."""
+        return tuple(r for r in self.results if r.error is not None)
+
+    def failure(self) -> TfgenError | None:
+        """The error the run ends with (the highest exit code wins), or None."""
+        return merge_errors(r.error for r in self.results if r.error is not None)
 
 
 @dataclass(frozen=True)
@@ -78,7 +147,13 @@ class Run:
     """The outcome of rendering and verifying a set of environments in memory."""
 
     rendered: tuple[Rendered, ...]
-    errors: tuple[TfgenError, ...]
+    failed: tuple[Failed, ...]
+    names: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> tuple[TfgenError, ...]:
+        """One error per environment that failed, in run order."""
+        return tuple(f.error for f in self.failed)
 
 
 @dataclass(frozen=True)
@@ -98,6 +173,7 @@ class _Failure:
     kind: type[TfgenError]
     problems: tuple[Problem, ...]
     exit_code: int
+    trace: str | None = None
 
     def rebuild(self) -> TfgenError:
         kind = TfgenError if issubclass(self.kind, MultiError) else self.kind
@@ -199,150 +275,106 @@ def select_environments(
     return names
 
 
-def render_run(
-    *,
-    project_dir: Path,
-    names: Sequence[str],
-    out_root: Path,
-    overrides: Sequence[Override] = (),
-    environ: Mapping[str, str] | None = None,
-    suffix: str | None = None,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-) -> Run:
+def render_run(options: RunOptions, names: Sequence[str]) -> Run:
     """Render and verify ``names`` (in parallel when worthwhile), then check state keys.
 
     Args:
-        project_dir: the project root.
+        options: the run (``environments`` and ``all_environments`` are not read here).
         names: the environments to render, in the order results are wanted.
-        out_root: the output root (only used to name output folders).
-        overrides: ``--set`` values applied to every environment.
-        environ: variables for ``${env:...}``; ``os.environ`` when None.
-        suffix: render ephemeral copies named ``<env>-<suffix>``.
-        workers: worker processes; None picks one per CPU core (at most one per
-            environment), 1 renders in this process.
-        progress: called in this process as each environment finishes.
 
     Returns:
-        The environments that passed, and one error per environment that did not
-        (a shared state key fails both environments).
+        The environments that passed, and one failure per environment that did not
+        (a shared state key fails both environments), each in run order.
     """
+    suffix = options.suffix
     if suffix is not None:
         check_suffix_format(suffix)
+    # A broken stack (schema, rules, derived values) fails the run once, before any
+    # environment is checked.
+    load_stack(options.project_dir / TEMPLATES_DIR)
+    out_root = options.out_root
     tasks = [
-        _Task(project_dir, n, out_root, tuple(overrides), environ, suffix)
+        _Task(options.project_dir, n, out_root, tuple(options.overrides), options.environ, suffix)
         for n in dict.fromkeys(names)
     ]
-    outcomes = _execute(tasks, _worker_count(workers, len(tasks)), progress)
+    outcomes = _execute(tasks, _worker_count(options.workers, len(tasks)), options.progress)
+    full = [f"{t.name}-{suffix}" if suffix is not None else t.name for t in tasks]
     rendered = [o.rendered for o in outcomes if o.rendered is not None]
-    errors = [o.failure.rebuild() for o in outcomes if o.failure is not None]
+    failed = [
+        Failed(
+            name,
+            output_display(out_root, options.project_dir, name),
+            o.failure.rebuild(),
+            o.failure.trace,
+        )
+        for name, o in zip(full, outcomes, strict=True)
+        if o.failure is not None
+    ]
     bases = [o.base for o in outcomes if o.base is not None]
     collisions = state_key_collisions(
         [_state_ref(r) for r in rendered], bases if suffix is not None else []
     )
-    errors.extend(collisions.values())
+    failed.extend(
+        Failed(r.name, r.display, collisions[r.name]) for r in rendered if r.name in collisions
+    )
+    order = {name: index for index, name in enumerate(full)}
+    failed.sort(key=lambda f: order.get(f.name, len(order)))
     kept = tuple(r for r in rendered if r.name not in collisions)
-    return Run(rendered=kept, errors=tuple(errors))
+    return Run(rendered=kept, failed=tuple(failed), names=tuple(full))
 
 
-def render_selection(
-    *,
-    project_dir: Path,
-    environments: Sequence[str] = (),
-    all_environments: bool = False,
-    out_dir: Path | None = None,
-    overrides: Sequence[Override] = (),
-    environ: Mapping[str, str] | None = None,
-    suffix: str | None = None,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-) -> Run:
+def render_selection(options: RunOptions) -> Run:
     """Select the environments of a command (names or ``--all``) and :func:`render_run` them.
 
     The shared first half of ``generate`` (render, validate) and ``drift.check_output``
-    (check, diff); ``out_dir`` defaults to ``<project_dir>/out``.
+    (check, diff).
+
+    Raises:
+        ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
-    out_root = out_dir if out_dir is not None else project_dir / OUT_DIR
-    names = select_environments(project_dir, environments, all_environments=all_environments)
-    return render_run(
-        project_dir=project_dir,
-        names=names,
-        out_root=out_root,
-        overrides=overrides,
-        environ=environ,
-        suffix=suffix,
-        workers=workers,
-        progress=progress,
+    names = select_environments(
+        options.project_dir, options.environments, all_environments=options.all_environments
     )
+    return render_run(options, names)
 
 
-def generate(
-    *,
-    project_dir: Path,
-    environments: Sequence[str] = (),
-    all_environments: bool = False,
-    out_dir: Path | None = None,
-    overrides: Sequence[Override] = (),
-    environ: Mapping[str, str] | None = None,
-    suffix: str | None = None,
-    write: bool = True,
-    force: bool = False,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-) -> list[EnvironmentResult]:
-    """Render, verify and (unless ``write`` is False) write each environment.
+def generate(options: RunOptions) -> Report:
+    """Render, verify and (unless ``options.write`` is False) write each environment.
 
     Every environment is rendered and verified before any is written; one that
     fails does not stop the others, and nothing is written for it.
 
     Args:
-        project_dir: the project root (``environments/``, ``templates/``).
-        environments: environment names to render.
-        all_environments: render every environment of the project instead.
-        out_dir: the output root; ``<project_dir>/out`` when None.
-        overrides: ``--set`` values applied to every environment.
-        environ: variables for ``${env:...}``; ``os.environ`` when None.
-        suffix: render ephemeral copies named ``<env>-<suffix>``.
-        write: False renders and verifies only.
-        force: overwrite generated files that were edited by hand.
-        workers: worker processes (see :func:`render_run`).
-        progress: called as each environment finishes rendering.
+        options: what to render and how (see :class:`RunOptions`).
 
     Returns:
-        One result per environment that succeeded, in the order given.
+        One result per environment, in the order given: rendered (and written), or
+        failed with its error. ``Report.failure()`` is the error the run ends with.
 
     Raises:
-        TfgenError: every failure, one problem per line; when several environments
-            fail the exit code is the highest of theirs.
+        ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
-    run = render_selection(
-        project_dir=project_dir,
-        environments=environments,
-        all_environments=all_environments,
-        out_dir=out_dir,
-        overrides=overrides,
-        environ=environ,
-        suffix=suffix,
-        workers=workers,
-        progress=progress,
-    )
-    errors = list(run.errors)
-    results: list[EnvironmentResult] = []
+    run = render_selection(options)
+    outcomes: dict[str, EnvironmentResult] = {
+        f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)
+        for f in run.failed
+    }
     for item in run.rendered:
         try:
             written = (
-                write_output(item.out_dir, item.files, display=item.display, force=force)
-                if write
+                write_output(item.out_dir, item.files, display=item.display, force=options.force)
+                if options.write
                 else None
             )
         except TfgenError as err:
-            errors.append(err)
+            outcomes[item.name] = EnvironmentResult(
+                name=item.name, display=item.display, rendered=item, error=err, trace=_trace(err)
+            )
             continue
-        results.append(EnvironmentResult(rendered=item, written=written))
-    failure = merge_errors(errors)
-    if failure is not None:
-        raise failure
-    return results
+        outcomes[item.name] = EnvironmentResult(
+            name=item.name, display=item.display, rendered=item, written=written
+        )
+    return Report(results=tuple(outcomes[n] for n in run.names if n in outcomes))
 
 
 # --------------------------------------------------------------------------- workers
@@ -351,6 +383,10 @@ def generate(
 def _state_ref(rendered: Rendered) -> StateRef:
     backend = rendered.loaded.config.backend
     return StateRef(rendered.name, rendered.loaded.source, backend.bucket, backend.key)
+
+
+def _trace(err: BaseException) -> str:
+    return "".join(traceback.format_exception(err))
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -380,7 +416,8 @@ def _run_task(task: _Task) -> _Outcome:
             backend = loaded.config.backend
             base = StateRef(task.name, loaded.source, backend.bucket, backend.key)
     except TfgenError as err:
-        return _Outcome(None, None, _Failure(type(err), err.problems, err.exit_code))
+        failure = _Failure(type(err), err.problems, err.exit_code, _trace(err))
+        return _Outcome(None, None, failure)
     return _Outcome(rendered, base, None)
 
 

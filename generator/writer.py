@@ -27,6 +27,16 @@ tfgen falls back to a journaled per-file replace: nothing changes before the jou
 written, but a crash after it can leave a mix of old and new files until the next write or
 :func:`recover_output` rolls the journal forward.
 
+Nothing read back from ``out/`` is trusted (it may come from a pull request): a manifest
+or generated file over 16 MiB, a manifest nested deeper than 32 brackets or of any other
+shape than tfgen's, a name in it that is not a plain file name (or is tfgen's or Terraform's
+own, ``.tfgen*``, ``.terraform*``), a journal or staging folder that is a link, on another
+filesystem, or does not record the staging folder's inode: each is an :class:`OutputError`
+naming the path, and nothing is deleted. Recovery deletes only files whose SHA-256 is the
+one recorded for them (see :mod:`generator.atomic`). A failed write never leaves anything
+that blocks the next run: folder modes are applied once the folder is filled, and a
+read-only leftover is made writable before it is emptied.
+
 Limits: writes into one output root are serialised by an ``flock`` on it; a program writing
 into ``out/<env>/`` during a render (a running ``terraform``) is not covered; after a swap,
 ``out/<env>/`` is a new folder, so a shell sitting in it must ``cd .`` to see the new files;
@@ -44,19 +54,34 @@ from pathlib import Path
 from typing import Any
 
 from generator.atomic import (
+    FILE_LIMIT,
+    MANIFEST,
     RESERVED_PREFIX,
     NotAFileError,
     OutputFolder,
+    load_json,
     locked,
+    plain_name,
     prepare,
     read_regular,
     recover,
     replace_generated,
     scan,
+    sha256_hex,
 )
 from generator.errors import OutputError, Problem
 
-MANIFEST = ".tfgen-manifest.json"
+# MANIFEST and plain_name are defined with the rest of tfgen's own names, in atomic.py.
+__all__ = [
+    "MANIFEST",
+    "WriteResult",
+    "manifest_text",
+    "plain_name",
+    "read_manifest",
+    "recover_output",
+    "sha256",
+    "write_output",
+]
 _HEX64 = frozenset("0123456789abcdef")
 
 
@@ -92,12 +117,14 @@ def read_manifest(directory: Path, *, display: str | None = None) -> dict[str, s
         File name -> hex SHA-256; empty when there is no manifest.
 
     Raises:
-        OutputError: the manifest is a link or not a file, cannot be read, or is not
-            tfgen's format (then only ``render --force`` rewrites the folder).
+        OutputError: the manifest is a link or not a file, over
+            :data:`generator.atomic.FILE_LIMIT` bytes, cannot be read, nested deeper than
+            :data:`generator.atomic.JSON_DEPTH_LIMIT`, or not exactly tfgen's format with
+            plain file names (then only ``render --force`` rewrites the folder).
     """
     where = f"{display or directory}/{MANIFEST}"
     try:
-        raw = read_regular(directory / MANIFEST)
+        raw = read_regular(directory / MANIFEST, limit=FILE_LIMIT)
     except NotAFileError as err:
         raise OutputError.at(str(err), path=where) from err
     except OSError as err:
@@ -106,13 +133,17 @@ def read_manifest(directory: Path, *, display: str | None = None) -> dict[str, s
     if raw is None:
         return {}
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = load_json(raw)
     except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        msg = "the manifest is not valid JSON; re-run render with --force to rewrite the folder"
+        msg = (
+            f"the manifest is not valid JSON ({err}); re-run render with --force to rewrite "
+            "the folder"
+        )
         raise OutputError.at(msg, path=where) from err
     files = data.get("files") if isinstance(data, dict) else None
     if (
         not isinstance(data, dict)
+        or set(data) != {"generator", "files"}
         or data.get("generator") != "tfgen"
         or not isinstance(files, dict)
         or not all(_valid_entry(k, v) for k, v in files.items())
@@ -183,11 +214,9 @@ def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> Write
     entries = scan(target)
     previous = _previous_manifest(txn, force=force)
     present = entries or {}
-    disk = {
-        n: read_regular(target / n)
-        for n in {*files, *previous, MANIFEST}
-        if n in present and stat.S_ISREG(present[n])
-    }
+    disk = _read_disk(
+        txn, [n for n in {*files, *previous, MANIFEST} if n in present and stat.S_ISREG(present[n])]
+    )
     _check_entries(txn, entries, previous, files, disk, force=force)
     new_manifest = manifest_text(files)
     generated = {**files, MANIFEST: new_manifest}
@@ -199,36 +228,43 @@ def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> Write
         return WriteResult(target, (), (), unchanged)
     # Regular files that the new set replaces or that are stale go away with the old set;
     # everything else is carried over.
-    replaced = {n for n in (*generated, *stale) if n in disk}
+    replaced = {
+        n: sha256_hex(data) for n in (*generated, *stale) if (data := disk.get(n)) is not None
+    }
     replace_generated(
         txn, encoded, entries=entries, replaced=replaced, changed=[*changed, MANIFEST], stale=stale
     )
     return WriteResult(target, tuple(changed), tuple(stale), unchanged)
 
 
+def _read_disk(txn: OutputFolder, names: list[str]) -> dict[str, bytes | None]:
+    """The bytes of the regular files at ``names`` in out/<env> (bounded, never via a link)."""
+    disk: dict[str, bytes | None] = {}
+    problems: list[Problem] = []
+    for name in names:
+        try:
+            disk[name] = read_regular(txn.target / name, limit=FILE_LIMIT)
+        except NotAFileError as err:
+            problems.append(Problem(f"{err}; move it away", f"{txn.display}/{name}"))
+    if problems:
+        raise OutputError(*problems)
+    return disk
+
+
 def _check_names(files: Mapping[str, str], display: str) -> None:
-    bad = [n for n in files if not _plain_name(n)]
+    bad = [n for n in files if not plain_name(n)]
     if bad:
         msg = (
             f"refusing to write {', '.join(map(repr, sorted(bad)))}: a generated file has a "
-            f"plain name that does not start with {RESERVED_PREFIX!r}"
+            f"plain name that does not start with {RESERVED_PREFIX!r} or '.terraform'"
         )
         raise OutputError.at(msg, path=display)
-
-
-def _plain_name(name: str) -> bool:
-    return (
-        bool(name)
-        and name not in (".", "..")
-        and not any(c in name for c in "/\\\0")
-        and not name.startswith(RESERVED_PREFIX)
-    )
 
 
 def _valid_entry(name: Any, digest: Any) -> bool:
     return (
         isinstance(name, str)
-        and _plain_name(name)
+        and plain_name(name)
         and isinstance(digest, str)
         and len(digest) == 64
         and set(digest) <= _HEX64

@@ -200,6 +200,7 @@ def _walk(
     seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
+            lines[(*prefix, str(index))] = item.start_mark.line + 1
             _walk(item, (*prefix, str(index)), lines, display, seen)
         return
     if not isinstance(node, yaml.MappingNode):

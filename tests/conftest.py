@@ -53,6 +53,83 @@ def project(tmp_path: Path) -> Path:
     return dest
 
 
+# A small stack built inline for engine tests (copier's build_file_tree idea): the engine is
+# tested on it, never on the shipped environments, which tests/test_stack.py covers.
+ENGINE_STACK: dict[str, str] = {
+    "templates/schema.json": """
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "type": "object",
+          "required": ["network"],
+          "properties": {
+            "network": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["vpc_cidr"],
+              "properties": {
+                "vpc_cidr": {"type": "string", "format": "aws-vpc-cidr"},
+                "az_count": {"type": "integer", "minimum": 2, "maximum": 3, "default": 2},
+                "nat_per_az": {"type": "boolean", "default": false}
+              }
+            }
+          }
+        }
+    """,
+    "templates/versions.tf.j2": """
+        terraform {
+          required_version = ">= 1.6"
+          required_providers {
+            aws = {
+              source  = "hashicorp/aws"
+              version = "~> 5.100"
+            }
+          }
+          backend "s3" {}
+        }
+    """,
+    "templates/backend.hcl.j2": """
+        {{ {"bucket": env.backend.bucket, "key": env.backend.key, "region": env.backend.region,
+            "encrypt": true, "use_lockfile": true} | hcl_attrs }}
+    """,
+    "templates/main.tf.j2": """
+        resource "aws_vpc" "main" {
+          cidr_block = {{ env.network.vpc_cidr | hcl }}
+          tags       = {{ env.tags | hcl(indent=2) }}
+        }
+    """,
+    "environments/_defaults.yaml": """
+        project: acme
+        region: eu-west-1
+        tags:
+          ManagedBy: tfgen
+        backend:
+          bucket: acme-state-nonprod
+        network:
+          az_count: 2
+    """,
+    "environments/dev.yaml": """
+        network:
+          vpc_cidr: 10.10.0.0/16
+    """,
+    "environments/prod.yaml": """
+        # prod's state bucket is named by the deploying account
+        backend:
+          bucket: ${env:TERRAFORM_STATE_BUCKET}
+        network:
+          vpc_cidr: 10.30.0.0/16
+          az_count: 3
+    """,
+}
+
+
+@pytest.fixture
+def engine_project(tmp_path: Path) -> Path:
+    """A small inline stack (schema, three templates, dev and prod) in tmp_path."""
+    dest = tmp_path / "engine-project"
+    write_tree(dest, ENGINE_STACK)
+    return dest
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

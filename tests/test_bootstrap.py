@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from generator.bootstrap import verify_bootstrap
+from generator.bootstrap import PACKAGE_TEMPLATES, verify_bootstrap
 from generator.cli import cli
 from generator.config import load_environment
 from generator.errors import EXIT_INPUT, EXIT_VERIFY, VerifyError
@@ -20,6 +21,8 @@ from tests.moto_server import FAKE_CREDENTIALS, MotoServer, aws_subprocess_env, 
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
 LOCK_TABLE = "catalog-tfstate-locks"
+# dev and staging keep their state in one bucket: its module is out/_bootstrap/<bucket>/.
+NONPROD = "catalog-tfstate-nonprod"
 # Applied against the emulator: everything but the lifecycle configuration, for which
 # provider 5.100 waits about a minute of fixed S3 consistency delays after creating it
 # (checked by terraform validate and verify_bootstrap instead).
@@ -61,7 +64,7 @@ def literal(raw: Any) -> str:
 def bootstrapped(runner: CliRunner, project: Path) -> Path:
     result = invoke(runner, project, "bootstrap", "dev")
     assert result.exit_code == 0, result.stderr
-    return project / "out" / "_bootstrap" / "dev"
+    return project / "out" / "_bootstrap" / NONPROD
 
 
 def test_bucket_is_named_exactly_as_the_backend_names_it(
@@ -95,7 +98,7 @@ def test_lock_table_is_created_when_the_backend_uses_one(runner: CliRunner, proj
         runner, project, "bootstrap", "dev", "--set", f"backend.dynamodb_table={LOCK_TABLE}"
     )
     assert result.exit_code == 0, result.stderr
-    table = resources(project / "out/_bootstrap/dev")["aws_dynamodb_table"]
+    table = resources(project / "out/_bootstrap" / NONPROD)["aws_dynamodb_table"]
     assert literal(table["name"]) == LOCK_TABLE
     assert literal(table["hash_key"]) == "LockID"
 
@@ -107,7 +110,7 @@ def test_bootstrap_does_not_disturb_environment_output(
     assert invoke(runner, project, "check", "--all").exit_code == 0
     second = invoke(runner, project, "bootstrap", "dev")
     assert second.exit_code == 0
-    assert "out/_bootstrap/dev: up to date" in second.stderr
+    assert f"out/_bootstrap/{NONPROD}: up to date" in second.stderr
 
 
 def test_unknown_environment_exits_1(runner: CliRunner, project: Path) -> None:
@@ -151,6 +154,8 @@ def test_bootstrap_needs_an_environment(runner: CliRunner, project: Path) -> Non
 def test_a_broken_rule_exits_3_and_writes_nothing(
     runner: CliRunner, project: Path, template: str, old: str, new: str, message: str
 ) -> None:
+    # The project's own templates/bootstrap/ replaces the engine's.
+    shutil.copytree(PACKAGE_TEMPLATES / "bootstrap", project / "templates" / "bootstrap")
     path = project / "templates" / "bootstrap" / template
     text = path.read_text()
     assert old in text
@@ -158,7 +163,7 @@ def test_a_broken_rule_exits_3_and_writes_nothing(
     result = invoke(runner, project, "bootstrap", "dev")
     assert result.exit_code == EXIT_VERIFY, result.stderr
     assert message in result.stderr
-    assert "out/_bootstrap/dev" in result.stderr
+    assert f"out/_bootstrap/{NONPROD}" in result.stderr
     assert not (project / "out").exists()
 
 
@@ -166,7 +171,7 @@ def test_lock_table_rules(project: Path) -> None:
     config = load_environment(project, "dev").config
     files = {"main.tf": 'terraform {\n  required_version = ">= 1"\n}\n'}
     with pytest.raises(VerifyError) as caught:
-        verify_bootstrap(files, config, out_prefix="out/_bootstrap/dev")
+        verify_bootstrap(files, config, out_prefix=f"out/_bootstrap/{NONPROD}")
     text = str(caught.value)
     for rule in ("aws_s3_bucket named exactly", "versioning", "default encryption", "pin"):
         assert rule in text
@@ -185,7 +190,8 @@ def render_bootstrap(project: Path, name: str, *extra: str, env: dict[str, Any])
         cli, ["bootstrap", name, "--project-dir", str(project), *extra], env=env
     )
     assert result.exit_code == 0, result.stderr
-    return project / "out" / "_bootstrap" / name
+    bucket = load_environment(project, name, environ=env).config.backend.bucket
+    return project / "out" / "_bootstrap" / bucket
 
 
 @requires_terraform
@@ -256,8 +262,10 @@ def test_bootstrap_applies_against_the_emulator(
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-def test_bootstrap_templates_ship_with_the_project() -> None:
-    shipped = sorted(p.name for p in (ROOT / "templates" / "bootstrap").glob("*.j2"))
+def test_bootstrap_templates_ship_with_the_engine() -> None:
+    shipped = sorted(p.name for p in (PACKAGE_TEMPLATES / "bootstrap").glob("*.j2"))
     assert {"versions.tf.j2", "providers.tf.j2", "state_bucket.tf.j2", "lock_table.tf.j2"} <= set(
         shipped
     )
+    assert PACKAGE_TEMPLATES.parent == ROOT / "generator"
+    assert not (ROOT / "templates" / "bootstrap").exists()  # the catalog stack has no copy

@@ -68,7 +68,7 @@ def test_one_byte_hand_edit_exits_4_with_a_diff(runner: CliRunner, rendered: Pat
     assert "+++ b/out/dev/backend.hcl" in result.stdout
     assert '-region       = "eu-west-2"' in result.stdout
     assert '+region       = "eu-west-1"' in result.stdout
-    assert "out/dev/backend.hcl: differs from a fresh render" in result.stderr
+    assert "out/dev/backend.hcl: differs from a fresh render: edited by hand" in result.stderr
     assert "out/staging: up to date" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot(rendered / "out") == before  # check never writes
@@ -80,7 +80,8 @@ def test_stale_render_after_an_input_change_is_drift(runner: CliRunner, rendered
     result = invoke(runner, rendered, "check", "staging")
     assert result.exit_code == EXIT_DRIFT
     assert "10.21.0.0/16" in result.stdout
-    assert "out/staging/" in result.stderr
+    assert "out/staging/network.tf: differs from a fresh render: stale" in result.stderr
+    assert "edited by hand" not in result.stderr
 
 
 def test_missing_generated_file_is_drift(runner: CliRunner, rendered: Path) -> None:
@@ -116,7 +117,6 @@ def test_files_tfgen_does_not_own_are_ignored(runner: CliRunner, rendered: Path)
             ".terraform.lock.hcl": "# lock\n",
             "terraform.tfstate": "{}",
             "notes.txt": "mine\n",
-            "local_override.tf": "# a user's file\n",
         },
     )
     result = invoke(runner, rendered, "check", "dev")
@@ -131,7 +131,7 @@ def test_bytes_that_are_not_utf8_are_drift(runner: CliRunner, rendered: Path) ->
     assert "\ufffd" in result.stdout
 
 
-def test_symlink_in_place_of_a_generated_file_is_drift(
+def test_symlink_in_place_of_a_generated_file_is_an_error(
     runner: CliRunner, rendered: Path, tmp_path: Path
 ) -> None:
     target = rendered / "out" / "dev" / "network.tf"
@@ -140,13 +140,11 @@ def test_symlink_in_place_of_a_generated_file_is_drift(
     target.unlink()
     target.symlink_to(outside)
     result = invoke(runner, rendered, "check", "dev")
-    assert result.exit_code == EXIT_DRIFT
+    assert result.exit_code == EXIT_INPUT
     assert "out/dev/network.tf: is a symbolic link" in result.stderr
 
 
-def test_a_render_failure_and_drift_exit_with_the_highest_code(
-    runner: CliRunner, rendered: Path
-) -> None:
+def test_a_render_failure_outranks_drift(runner: CliRunner, rendered: Path) -> None:
     # staging fails verification (3), dev has drift (4), prod is clean.
     write_tree(
         rendered,
@@ -154,7 +152,7 @@ def test_a_render_failure_and_drift_exit_with_the_highest_code(
     )
     (rendered / "out" / "dev" / "network.tf").write_text("# edited\n")
     result = invoke(runner, rendered, "check", "--all")
-    assert result.exit_code == EXIT_DRIFT
+    assert result.exit_code == EXIT_VERIFY  # CI must never read a broken input as drift
     assert "out/staging/broken.tf" in result.stderr
     assert "out/dev/network.tf: differs" in result.stderr
     assert "out/prod: up to date" in result.stderr
@@ -258,17 +256,18 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 
 def test_check_output_reports_each_state(project: Path) -> None:
     write_tree(project, {"templates/outputs.tf.j2": 'output "a" {\n  value = 1\n}\n'})
-    from generator.pipeline import generate
+    from generator.pipeline import RunOptions, generate
 
-    generate(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    options = RunOptions(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    assert generate(options).failure() is None
     out = project / "out" / "dev"
     (out / "network.tf").write_text("# edited\n")
     (out / "providers.tf").unlink()
     (project / "templates" / "outputs.tf.j2").unlink()
-    report = check_output(project_dir=project, environments=["dev"], environ=GOLDEN_ENVIRON)
+    report = check_output(options)
     [env] = report.environments
     assert {f.name: f.state for f in env.files} == {
-        "network.tf": FileState.CHANGED,
+        "network.tf": FileState.EDITED,
         "providers.tf": FileState.MISSING,
         "outputs.tf": FileState.EXTRA,
     }

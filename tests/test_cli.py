@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from generator.cli import cli
 from generator.config import list_environments
+from generator.pipeline import Report, RunOptions
 from generator.verify import decode_hcl_string
 from tests.conftest import GOLDEN_ENVIRON, write_tree
 
@@ -42,6 +43,7 @@ def test_help_documents_exit_codes(runner: CliRunner) -> None:
     ):
         assert line in result.output
     assert "Exit codes" in runner.invoke(cli, ["render", "--help"]).output
+    assert "4  drift" not in runner.invoke(cli, ["render", "--help"]).output
 
 
 def test_render_writes_every_file_and_a_parsable_backend(runner: CliRunner, project: Path) -> None:
@@ -102,9 +104,9 @@ def test_verification_failure_exits_3_and_writes_nothing(runner: CliRunner, proj
 def test_set_reaches_the_core_typed(runner: CliRunner, project: Path, monkeypatch: Any) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_generate(**kwargs: Any) -> list[Any]:
-        seen.update(kwargs)
-        return []
+    def fake_generate(options: RunOptions) -> Report:
+        seen.update(vars(options))
+        return Report(results=())
 
     monkeypatch.setattr("generator.pipeline.generate", fake_generate)
     result = runner.invoke(

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from generator import console, options
 from generator.cli import cli
 from generator.config import list_environments
-from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, TfgenError, VerifyError
-from generator.pipeline import generate, render_run
+from generator.errors import EXIT_INPUT, EXIT_VERIFY, ConfigError, VerifyError
+from generator.pipeline import RunOptions, generate, render_run
 from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import decode_hcl_string
 from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
@@ -49,7 +49,8 @@ def backend_of(folder: Path) -> dict[str, str]:
 def test_cli_import_stays_light() -> None:
     code = (
         "import generator.cli, sys; "
-        "heavy = [m for m in ('jinja2', 'lark', 'hcl2', 'pydantic', 'yaml') if m in sys.modules]; "
+        "heavy = [m for m in ('jinja2', 'lark', 'hcl2', 'jsonschema_rs', 'yaml') "
+        "if m in sys.modules]; "
         "assert not heavy, heavy"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -79,13 +80,16 @@ def test_render_all_in_one_process_and_in_workers_is_identical(
 ) -> None:
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     for out_dir, workers in ((serial, 1), (parallel, 2)):
-        generate(
-            project_dir=project,
-            all_environments=True,
-            out_dir=out_dir,
-            workers=workers,
-            environ=GOLDEN_ENVIRON,
+        report = generate(
+            RunOptions(
+                project_dir=project,
+                all_environments=True,
+                out_dir=out_dir,
+                workers=workers,
+                environ=GOLDEN_ENVIRON,
+            )
         )
+        assert report.failure() is None
     assert snapshot(serial) and snapshot(serial) == snapshot(parallel)
 
 
@@ -117,17 +121,23 @@ def test_the_highest_exit_code_wins_and_errors_cross_processes_intact(project: P
     write_tree(project, {"templates/broken.tf.j2": '{% if env.name == "dev" %}x = {\n{% endif %}'})
     staging = project / "environments" / "staging.yaml"
     staging.write_text(staging.read_text().replace("10.20.0.0/16", "10.20.0.0/8"))
-    with pytest.raises(TfgenError) as caught:
-        generate(project_dir=project, all_environments=True, workers=2, environ=GOLDEN_ENVIRON)
-    assert caught.value.exit_code == EXIT_VERIFY
-    assert "out/dev/broken.tf" in str(caught.value)
-    assert "environments/staging.yaml" in str(caught.value)
+    report = generate(
+        RunOptions(project_dir=project, all_environments=True, workers=2, environ=GOLDEN_ENVIRON)
+    )
+    failure = report.failure()
+    assert failure is not None
+    assert failure.exit_code == EXIT_VERIFY
+    assert "out/dev/broken.tf" in str(failure)
+    assert "environments/staging.yaml" in str(failure)
+    assert [(r.name, r.error is None) for r in report.results] == [
+        ("dev", False),
+        ("local", True),
+        ("prod", True),
+        ("staging", False),
+    ]
     run = render_run(
-        project_dir=project,
-        names=["prod", "dev", "staging"],
-        out_root=project / "out",
-        environ=GOLDEN_ENVIRON,
-        workers=2,
+        RunOptions(project_dir=project, environ=GOLDEN_ENVIRON, workers=2),
+        ["prod", "dev", "staging"],
     )
     assert [r.name for r in run.rendered] == ["prod"]
     assert [type(e) for e in run.errors] == [VerifyError, ConfigError]
@@ -419,8 +429,7 @@ def test_progress_context_clears_its_line_on_a_terminal(monkeypatch: pytest.Monk
 
 
 def test_environment_names_complete_from_the_project(project: Path) -> None:
-    ctx = cli.make_context("tfgen", ["render"], resilient_parsing=True)
-    ctx.params["project_dir"] = project
+    ctx = cli.make_context("tfgen", ["--project-dir", str(project)], resilient_parsing=True)
     names = [item.value for item in options.complete_environments(ctx, None, "st")]
     assert names == ["staging"]
 

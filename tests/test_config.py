@@ -1,4 +1,8 @@
-"""Loading environments: layering, overrides, interpolation, validation and error locations."""
+"""Loading environments: layering, overrides, interpolation, validation and error locations.
+
+Engine tests: they run on the small stack of ``tests.conftest.ENGINE_STACK``, never on the
+shipped one.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,29 @@ import pytest
 from generator.config import Override, _deep_merge, list_environments, load_environment
 from generator.errors import ConfigError
 from generator.yamlsource import YamlDoc
-from tests.conftest import GOLDEN_ENVIRON, write_tree
+from tests.conftest import write_tree
 
 ENV = {"TERRAFORM_STATE_BUCKET": "acme-state"}
 
 
-def test_shipped_environments_load(project: Path) -> None:
-    assert {"dev", "staging", "prod"} <= set(list_environments(project))
+def test_environments_load(engine_project: Path) -> None:
+    project = engine_project
+    assert set(list_environments(project)) == {"dev", "prod"}
     for name in list_environments(project):
-        config = load_environment(project, name, environ=GOLDEN_ENVIRON).config
+        config = load_environment(project, name, environ=ENV).config
         assert config.name == name
-        assert config.backend.key.endswith(f"/{name}/terraform.tfstate")
+        assert config.backend.key == f"acme/{name}/terraform.tfstate"
 
 
-def test_layers_are_not_environments(project: Path) -> None:
+def test_layers_are_not_environments(engine_project: Path) -> None:
+    project = engine_project
     write_tree(project, {"environments/_extra.yaml": "tags: {a: b}\n"})
     assert "_extra" not in list_environments(project)
     assert "_defaults" not in list_environments(project)
 
 
-def test_defaults_then_extends_then_own_values(project: Path) -> None:
+def test_defaults_then_extends_then_own_values(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {
@@ -51,8 +58,8 @@ def test_defaults_then_extends_then_own_values(project: Path) -> None:
     assert config.tags["Shared"] == "one"  # maps merge deeply
     assert config.tags["Own"] == "qa"
     assert config.tags["ManagedBy"] == "tfgen"  # from _defaults
-    assert config.network.az_count == 3
-    assert config.network.vpc_cidr == "10.40.0.0/16"
+    assert config.values["network"]["az_count"] == 3
+    assert config.values["network"]["vpc_cidr"] == "10.40.0.0/16"
 
 
 def test_lists_replace_instead_of_merging() -> None:
@@ -61,7 +68,8 @@ def test_lists_replace_instead_of_merging() -> None:
     assert merged == {"a": [3], "m": {"x": 1, "y": 2}}
 
 
-def test_extends_cycle_is_reported(project: Path) -> None:
+def test_extends_cycle_is_reported(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {
@@ -74,7 +82,8 @@ def test_extends_cycle_is_reported(project: Path) -> None:
         load_environment(project, "qa", environ=ENV)
 
 
-def test_extends_must_name_a_layer(project: Path) -> None:
+def test_extends_must_name_a_layer(engine_project: Path) -> None:
+    project = engine_project
     write_tree(project, {"environments/qa.yaml": "extends: [dev]\n"})
     with pytest.raises(
         ConfigError, match=r"environments/qa\.yaml:1: extends: 'dev' is not a layer"
@@ -82,27 +91,31 @@ def test_extends_must_name_a_layer(project: Path) -> None:
         load_environment(project, "qa", environ=ENV)
 
 
-def test_default_key_and_region_come_from_the_environment(project: Path) -> None:
+def test_default_key_and_region_come_from_the_environment(engine_project: Path) -> None:
+    project = engine_project
     config = load_environment(project, "dev", environ=ENV).config
     assert config.backend.key == f"{config.project}/dev/terraform.tfstate"
     assert config.backend.region == config.region
 
 
-def test_suffix_names_an_ephemeral_environment(project: Path) -> None:
+def test_suffix_names_an_ephemeral_environment(engine_project: Path) -> None:
+    project = engine_project
     config = load_environment(project, "dev", environ=ENV, suffix="pr5706").config
     assert config.name == "dev-pr5706"
     assert config.backend.key == f"{config.project}/dev-pr5706/terraform.tfstate"
 
 
-def test_prod_bucket_comes_from_the_variable(project: Path) -> None:
+def test_prod_bucket_comes_from_the_variable(engine_project: Path) -> None:
+    project = engine_project
     config = load_environment(project, "prod", environ={"TERRAFORM_STATE_BUCKET": "acme-x"}).config
     assert config.backend.bucket == "acme-x"
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "\t\n"])
 def test_prod_bucket_variable_missing_names_file_line_and_variable(
-    project: Path, value: str | None
+    engine_project: Path, value: str | None
 ) -> None:
+    project = engine_project
     environ = {} if value is None else {"TERRAFORM_STATE_BUCKET": value}
     lines = (project / "environments/prod.yaml").read_text().splitlines()
     line = next(i for i, text in enumerate(lines, 1) if "TERRAFORM_STATE_BUCKET" in text)
@@ -112,14 +125,16 @@ def test_prod_bucket_variable_missing_names_file_line_and_variable(
     assert "TERRAFORM_STATE_BUCKET" in str(info.value)
 
 
-def test_overrides_are_typed_and_applied_last(project: Path) -> None:
+def test_overrides_are_typed_and_applied_last(engine_project: Path) -> None:
+    project = engine_project
     overrides = [Override.parse("network.az_count=3"), Override.parse("tags.Owner=team-a")]
     config = load_environment(project, "dev", environ=ENV, overrides=overrides).config
-    assert config.network.az_count == 3
+    assert config.values["network"]["az_count"] == 3
     assert config.tags["Owner"] == "team-a"
 
 
-def test_override_with_wrong_type_names_set(project: Path) -> None:
+def test_override_with_wrong_type_names_set(engine_project: Path) -> None:
+    project = engine_project
     with pytest.raises(ConfigError, match=r"^--set: network\.az_count: "):
         load_environment(
             project, "dev", environ=ENV, overrides=[Override.parse("network.az_count=x")]
@@ -132,7 +147,8 @@ def test_malformed_override(text: str) -> None:
         Override.parse(text)
 
 
-def test_unknown_key_gets_a_did_you_mean_with_its_line(project: Path) -> None:
+def test_unknown_key_gets_a_did_you_mean_with_its_line(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {"environments/qa.yaml": "network:\n  vpc_cidr: 10.40.0.0/16\n  nat_per_azz: true\n"},
@@ -145,7 +161,8 @@ def test_unknown_key_gets_a_did_you_mean_with_its_line(project: Path) -> None:
     )
 
 
-def test_every_problem_gets_its_own_line(project: Path) -> None:
+def test_every_problem_gets_its_own_line(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {
@@ -162,14 +179,16 @@ def test_every_problem_gets_its_own_line(project: Path) -> None:
     assert any(line.startswith("environments/qa.yaml:4: network.az_count: ") for line in lines)
 
 
-def test_values_from_defaults_are_reported_in_defaults(project: Path) -> None:
+def test_values_from_defaults_are_reported_in_defaults(engine_project: Path) -> None:
+    project = engine_project
     path = project / "environments/_defaults.yaml"
     path.write_text(path.read_text().replace("region: eu-west-1", "region: nowhere"))
     with pytest.raises(ConfigError, match=r"environments/_defaults\.yaml:\d+: region: "):
         load_environment(project, "dev", environ=ENV)
 
 
-def test_name_key_is_rejected(project: Path) -> None:
+def test_name_key_is_rejected(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project, {"environments/qa.yaml": "name: other\nnetwork: {vpc_cidr: 10.40.0.0/16}\n"}
     )
@@ -190,12 +209,14 @@ def test_name_key_is_rejected(project: Path) -> None:
         ("prdo", "unknown environment 'prdo'.*did you mean 'prod'"),
     ],
 )
-def test_environment_names(project: Path, name: str, message: str) -> None:
+def test_environment_names(engine_project: Path, name: str, message: str) -> None:
+    project = engine_project
     with pytest.raises(ConfigError, match=message):
         load_environment(project, name, environ=ENV)
 
 
-def test_backend_encrypt_false_and_no_locking_are_refused(project: Path) -> None:
+def test_backend_encrypt_false_and_no_locking_are_refused(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {
@@ -215,7 +236,8 @@ def test_backend_encrypt_false_and_no_locking_are_refused(project: Path) -> None
         load_environment(project, "qb", environ=ENV)
 
 
-def test_dynamodb_locking_is_accepted(project: Path) -> None:
+def test_dynamodb_locking_is_accepted(engine_project: Path) -> None:
+    project = engine_project
     write_tree(
         project,
         {

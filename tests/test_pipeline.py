@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from generator import pipeline
-from generator.errors import TfgenError
 from tests.conftest import GOLDEN_ENVIRON
 
 _REAL_RUN_TASK = pipeline._run_task
@@ -26,11 +25,18 @@ def _dying(task: Any) -> Any:
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork sharing the patched worker")
 def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(pipeline, "_run_task", _dying)
-    with pytest.raises(TfgenError) as info:
-        pipeline.generate(
+    report = pipeline.generate(
+        pipeline.RunOptions(
             project_dir=project, environments=["dev", "staging"], environ=GOLDEN_ENVIRON, workers=2
         )
-    assert info.value.exit_code == 1
-    assert "environments/staging.yaml: the worker process rendering it died" in str(info.value)
+    )
+    failure = report.failure()
+    assert failure is not None
+    assert failure.exit_code == 1
+    assert "environments/staging.yaml: the worker process rendering it died" in str(failure)
+    assert [(r.name, r.error is None) for r in report.results] == [
+        ("dev", True),
+        ("staging", False),
+    ]
     assert (project / "out" / "dev" / "backend.hcl").is_file()
     assert not (project / "out" / "staging").exists()

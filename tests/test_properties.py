@@ -24,11 +24,11 @@ import hcl2
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from generator import verify
-from generator.config import load_environment
-from generator.constraints import RETENTION_DAYS, bucket_name_problem
+from generator.config import input_values, load_environment, validate_data
+from generator.constraints import bucket_name_problem
+from generator.errors import ConfigError
 from generator.filters import hcl, hcl_key, hcl_string
 from generator.render import TEMPLATES_DIR, render_environment
 from generator.schema import EnvironmentConfig
@@ -164,7 +164,7 @@ def test_nested_maps_and_lists_survive_hcl(value: Any, indent: int) -> None:
 def base_configs() -> dict[str, dict[str, Any]]:
     """The shipped environments, validated and dumped: valid starting points to vary."""
     return {
-        name: load_environment(ROOT, name, environ=GOLDEN_ENVIRON).config.model_dump()
+        name: input_values(ROOT, load_environment(ROOT, name, environ=GOLDEN_ENVIRON).config)
         for name in ("dev", "staging", "prod")
     }
 
@@ -185,6 +185,12 @@ REGIONS = (
 # Tag text: what the schema's pattern allows (Rust's \w differs from Python's for some
 # symbols, so letters beyond ASCII come from a fixed set).
 TAG_TEXT = r"[A-Za-z0-9_ .:/=+\-@éüßøжλ中文]"
+# CloudWatch Logs accepts only these retention periods (the stack's schema says so too).
+RETENTION_DAYS = tuple(
+    json.loads((ROOT / "templates" / "schema.json").read_text("utf-8"))["properties"]["logs"][
+        "properties"
+    ]["retention_days"]["enum"]
+)
 PRIVATE = (
     ipaddress.IPv4Network("10.0.0.0/8"),
     ipaddress.IPv4Network("172.16.0.0/12"),
@@ -283,8 +289,8 @@ PYTHON_REPR = re.compile(r"=\s*(None|True|False|Undefined)\s*$|\[\'|\{\'", re.MU
 
 def validated(data: Mapping[str, Any]) -> EnvironmentConfig:
     try:
-        config = EnvironmentConfig.model_validate(data)
-    except ValidationError:
+        config = validate_data(ROOT, data)
+    except ConfigError:
         assume(False)  # a combination a cross-field rule forbids; hypothesis draws again
         raise
     assume(not find_secrets(dict(data), lambda _path: (None, None)))
@@ -318,7 +324,7 @@ def test_any_valid_environment_renders_verifies_and_is_deterministic(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "parse_hcl", parse_once)
         verify_rendered(files, config, out_prefix=f"out/{config.name}")  # raises on a problem
-    again = EnvironmentConfig.model_validate(config.model_dump())
+    again = validate_data(ROOT, input_values(ROOT, config))
     assert render_environment(again, templates, source=source) == files  # same bytes
     for name, text in files.items():  # a Python repr would still parse, as a reference
         code = STRING_LITERAL.sub('""', text)  # data inside strings may say anything

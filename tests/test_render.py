@@ -10,12 +10,19 @@ from generator.config import load_environment
 from generator.errors import RenderError
 from generator.render import make_env, render_environment, template_names
 from generator.schema import EnvironmentConfig
-from tests.conftest import ROOT, write_tree
+from tests.conftest import ENGINE_STACK, write_tree
 
 
 @pytest.fixture(scope="module")
-def config() -> EnvironmentConfig:
-    return load_environment(ROOT, "dev", environ={}).config
+def engine_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("engine")
+    write_tree(root, ENGINE_STACK)
+    return root
+
+
+@pytest.fixture(scope="module")
+def config(engine_root: Path) -> EnvironmentConfig:
+    return load_environment(engine_root, "dev", environ={}).config
 
 
 def render(tmp_path: Path, templates: dict[str, str], config: EnvironmentConfig) -> dict[str, str]:
@@ -88,10 +95,10 @@ def test_no_templates(tmp_path: Path, config: EnvironmentConfig) -> None:
         render(tmp_path, {"readme.md": "x"}, config)
 
 
-def test_output_is_deterministic(config: EnvironmentConfig) -> None:
-    one = render_environment(config, ROOT / "templates", source="environments/dev.yaml")
-    two = render_environment(config, ROOT / "templates", source="environments/dev.yaml")
+def test_output_is_deterministic(engine_root: Path, config: EnvironmentConfig) -> None:
+    one = render_environment(config, engine_root / "templates", source="environments/dev.yaml")
+    two = render_environment(config, engine_root / "templates", source="environments/dev.yaml")
     assert one == two
     for text in one.values():
-        assert str(ROOT) not in text
+        assert str(engine_root) not in text
         assert text.endswith("\n")

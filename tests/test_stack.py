@@ -20,7 +20,7 @@ import pytest
 from generator.config import Override, load_environment
 from generator.errors import ConfigError
 from generator.pipeline import render_verified
-from generator.schema import Network
+from generator.schema import EnvironmentConfig
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
@@ -199,7 +199,7 @@ def test_checkov_finds_no_failed_check(stacks: dict[str, Stack], name: str) -> N
     report = _run_checkov(stacks[name].root)
     summary = report["summary"]
     assert isinstance(summary, dict)
-    failed = report.get("results", {}).get("failed_checks", [])  # type: ignore[attr-defined]
+    failed = report.get("results", {}).get("failed_checks", [])
     lines = [
         f"{r['check_id']} {r['resource']} ({r['file_path']}): {r['check_name']}" for r in failed
     ]
@@ -315,7 +315,7 @@ def test_cdn_separates_api_and_static_paths(stacks: dict[str, Stack]) -> None:
 # --------------------------------------------------------------------------- schema rules
 
 
-def _load(name: str, *sets: str, suffix: str | None = None) -> object:
+def _load(name: str, *sets: str, suffix: str | None = None) -> EnvironmentConfig:
     return load_environment(
         ROOT,
         name,
@@ -328,7 +328,11 @@ def _load(name: str, *sets: str, suffix: str | None = None) -> object:
 @pytest.mark.parametrize(
     ("sets", "message"),
     [
-        (("service.cpu=256", "service.memory=4096"), r"service: .*memory: with cpu 256"),
+        (
+            ("service.cpu=256", "service.memory=4096"),
+            r"service\.memory: with cpu 256 Fargate takes 512 to 2048 MiB in steps of 512, "
+            r"not 4096",
+        ),
         (("service.cpu=300",), r"cpu: Fargate takes one of"),
         (("autoscaling.min_capacity=3", "autoscaling.max_capacity=3"), r"must be below"),
         (("service.desired_count=9",), r"service\.desired_count: 9 is outside"),
@@ -377,16 +381,16 @@ def test_cloudfront_certificate_must_be_in_us_east_1() -> None:
 
 def test_an_ephemeral_name_fits_aws_limits_or_fails_clearly() -> None:
     config = _load("dev", suffix="pr5706")
-    assert config.name == "dev-pr5706"  # type: ignore[attr-defined]
-    assert config.target_group_name == "catalog-api-dev-pr5706-8080"  # type: ignore[attr-defined]
+    assert config.name == "dev-pr5706"
+    assert config.values["target_group_name"] == "catalog-api-dev-pr5706-8080"
     with pytest.raises(ConfigError, match=r"target group name .* 32: use an environment name"):
         _load("dev", suffix="feature-login")
 
 
 def test_subnets_are_eighths_of_the_vpc() -> None:
-    net = Network(vpc_cidr="10.0.0.0/16", az_count=3)
-    assert net.public_subnet_cidrs == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
-    assert net.private_subnet_cidrs == ["10.0.128.0/19", "10.0.160.0/19", "10.0.192.0/19"]
-    small = Network(vpc_cidr="10.1.2.0/24", az_count=2)
-    assert small.public_subnet_cidrs == ["10.1.2.0/27", "10.1.2.32/27"]
-    assert small.zones("eu-west-1") == ["eu-west-1a", "eu-west-1b"]
+    net = _load("dev", "network.vpc_cidr=10.0.0.0/16", "network.az_count=3").values
+    assert net["public_subnet_cidrs"] == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
+    assert net["private_subnet_cidrs"] == ["10.0.128.0/19", "10.0.160.0/19", "10.0.192.0/19"]
+    small = _load("dev", "network.vpc_cidr=10.1.2.0/24", "network.az_count=2").values
+    assert small["public_subnet_cidrs"] == ["10.1.2.0/27", "10.1.2.32/27"]
+    assert small["zones"] == ["eu-west-1a", "eu-west-1b"]

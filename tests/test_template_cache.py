@@ -40,7 +40,7 @@ def test_a_cached_render_equals_a_compiled_one(project: Path) -> None:
     plain = make_env(project / TEMPLATES_DIR).overlay(bytecode_cache=None, cache_size=0)
     loaded = load_environment(project, "dev", environ=GOLDEN_ENVIRON)
     name = sorted(first)[0]
-    expected = plain.get_template(f"{name}.j2").render(env=loaded.config)
+    expected = plain.get_template(f"{name}.j2").render(env=loaded.config.values)
     assert first == cached
     assert cached[name].endswith(expected.lstrip("\n"))
 
@@ -49,6 +49,7 @@ def test_errors_name_the_file_of_each_project_copy(project: Path, tmp_path: Path
     other = tmp_path / "copy"
     shutil.copytree(project, other)
     for root in (project, other):
+        (root / TEMPLATES_DIR / "bootstrap").mkdir(exist_ok=True)
         (root / TEMPLATES_DIR / "bootstrap" / "zz_broken.tf.j2").write_text(BROKEN)
     for _ in range(2):  # the second round runs from the cache filled by the first
         for root in (project, other):

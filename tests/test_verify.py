@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -173,8 +174,8 @@ def test_verify_names_every_problem_at_once(config: EnvironmentConfig, tmp_path:
 def test_a_state_store_endpoint_allows_overrides_in_backend_hcl_only(
     config: EnvironmentConfig,
 ) -> None:
-    minio = config.model_copy(
-        update={"backend": config.backend.model_copy(update={"endpoint": "http://127.0.0.1:9000"})}
+    minio = dataclasses.replace(
+        config, backend=dataclasses.replace(config.backend, endpoint="http://127.0.0.1:9000")
     )
     backend = (
         BACKEND_OK + 'endpoints      = { s3 = "http://127.0.0.1:9000" }\nuse_path_style = true\n'

@@ -1,0 +1,163 @@
+"""Line numbers for a JSON document: strict loading, and the line of every value by its path.
+
+``json`` gives no positions, and errors in a stack's ``schema.json`` must name their line.
+:func:`json_lines` scans the text once (only when an error needs a line) and maps each
+value's path (a tuple of keys and list indexes, as strings) to the line it starts on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PathKey = tuple[str, ...]
+_WS = " \t\r\n"
+_MAX_DEPTH = 64
+
+
+class JsonError(ValueError):
+    """The text is not strict JSON: a syntax error, a duplicate key or nesting too deep."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def load_json(text: str) -> Any:
+    """Parse strict JSON: duplicate keys and nesting deeper than 64 levels are errors.
+
+    Raises:
+        JsonError: with the line of the problem.
+    """
+    depth = _max_depth(text)
+    if depth > _MAX_DEPTH:
+        msg = f"nested more than {_MAX_DEPTH} levels deep"
+        raise JsonError(msg, None)
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in items:
+            if key in found:
+                msg = f"duplicate key {key!r}"
+                raise JsonError(msg, None)
+            found[key] = value
+        return found
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as err:
+        msg = f"JSON syntax error: {err.msg}"
+        raise JsonError(msg, err.lineno) from err
+    except JsonError as err:
+        raise JsonError(err.message, _duplicate_line(text, err.message)) from err
+
+
+def _max_depth(text: str) -> int:
+    """The deepest bracket nesting outside strings (cheap; before json.loads recurses)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _duplicate_line(text: str, message: str) -> int | None:
+    del message  # the first repeated key in the text is the one json.loads reported
+    _, repeated = _scan(text)
+    return repeated[0] if repeated else None
+
+
+def json_lines(text: str) -> dict[PathKey, int]:
+    """The 1-based line of each value of a (valid) JSON text, by its path."""
+    return _scan(text)[0]
+
+
+def _scan(text: str) -> tuple[dict[PathKey, int], list[int]]:
+    """Lines by path, and the lines of keys repeated within one object, in text order."""
+    lines: dict[PathKey, int] = {}
+    repeated: list[int] = []
+    pos, line = 0, 1
+    length = len(text)
+
+    def skip() -> None:
+        nonlocal pos, line
+        while pos < length and text[pos] in _WS:
+            if text[pos] == "\n":
+                line += 1
+            pos += 1
+
+    def string() -> str:
+        nonlocal pos
+        start = pos
+        pos += 1
+        while pos < length and text[pos] != '"':
+            pos += 2 if text[pos] == "\\" else 1
+        pos += 1
+        try:
+            value = json.loads(text[start:pos])
+        except json.JSONDecodeError:
+            return text[start + 1 : pos - 1]
+        return value if isinstance(value, str) else ""
+
+    def value(path: PathKey) -> None:
+        nonlocal pos
+        skip()
+        lines.setdefault(path, line)
+        if pos >= length:
+            return
+        char = text[pos]
+        if char == "{":
+            pos += 1
+            keys: set[str] = set()
+            while True:
+                skip()
+                if pos >= length or text[pos] == "}":
+                    pos += 1
+                    return
+                if text[pos] == ",":
+                    pos += 1
+                    continue
+                key_line = line
+                key = string()
+                if key in keys:
+                    repeated.append(key_line)
+                keys.add(key)
+                lines.setdefault((*path, key), key_line)
+                skip()
+                pos += 1  # ':'
+                value((*path, key))
+        elif char == "[":
+            pos += 1
+            index = 0
+            while True:
+                skip()
+                if pos >= length or text[pos] == "]":
+                    pos += 1
+                    return
+                if text[pos] == ",":
+                    pos += 1
+                    continue
+                value((*path, str(index)))
+                index += 1
+        elif char == '"':
+            string()
+        else:
+            while pos < length and text[pos] not in ",]}" + _WS:
+                pos += 1
+
+    value(())
+    return lines, repeated
