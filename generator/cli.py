@@ -478,3 +478,31 @@ def bootstrap(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``tfgen`` console script."""
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
+
+
+@cli.command(name="init")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.pass_context
+def init_command(ctx: click.Context, directory: Path) -> None:
+    r"""Write a minimal project (environments/, templates/) into a new or empty DIRECTORY.
+
+    \b
+    Example:
+      tfgen init myproject && tfgen --project-dir myproject render dev
+    Exits 1 when DIRECTORY is a symbolic link, a file or a folder that is not empty;
+    nothing is overwritten.
+    """
+    from generator.scaffold import init_project
+
+    def action() -> None:
+        result = init_project(directory)
+        for name in result.files:
+            click.echo(f"{result.directory / name}", err=True)
+        click.echo(
+            f"next: edit {result.directory / 'environments' / '_defaults.yaml'} "
+            f"(project, region, backend.bucket), then: "
+            f"tfgen --project-dir {result.directory} render dev",
+            err=True,
+        )
+
+    _run(ctx, action)
