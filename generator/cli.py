@@ -480,17 +480,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
 
 
-@cli.command(name="init")
+@cli.command(
+    name="init",
+    short_help="Write a minimal project into a new or empty folder.",
+    epilog=epilog(
+        {
+            0: "success",
+            1: "DIRECTORY is a symbolic link, a file or a folder that is not\n"
+            "     empty, or cannot be written; nothing is overwritten",
+            2: "usage error: bad command line",
+        },
+        "tfgen init myproject && tfgen --project-dir myproject render dev",
+    ),
+)
 @click.argument("directory", type=click.Path(path_type=Path))
+@global_options
 @click.pass_context
 def init_command(ctx: click.Context, directory: Path) -> None:
-    r"""Write a minimal project (environments/, templates/) into a new or empty DIRECTORY.
+    """Write a minimal project into a new or empty DIRECTORY.
 
-    \b
-    Example:
-      tfgen init myproject && tfgen --project-dir myproject render dev
-    Exits 1 when DIRECTORY is a symbolic link, a file or a folder that is not empty;
-    nothing is overwritten.
+    environments/ (a shared layer and dev), templates/ (the terraform block, the provider,
+    backend.hcl, one S3 bucket and the schema of the stack's keys) and a .gitignore.
     """
     from generator.scaffold import init_project
 
