@@ -117,9 +117,13 @@ def init_project(directory: Path) -> InitResult:
     created: list[Path] = []
     try:
         if not existed:
-            directory.parent.mkdir(parents=True, exist_ok=True)
-            directory.mkdir(mode=_DIR_MODE)
-            created.append(directory)
+            # Missing parents too, each recorded so a failure removes them again.
+            missing = [directory]
+            while not missing[-1].parent.exists() and missing[-1].parent != missing[-1]:
+                missing.append(missing[-1].parent)
+            for folder in reversed(missing):
+                folder.mkdir(mode=_DIR_MODE)
+                created.append(folder)
         folders: set[Path] = set()
         for relative, data in files:
             target = directory

@@ -213,6 +213,18 @@ def test_a_dangling_link_is_refused_and_nothing_is_created(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["link"]
 
 
+def test_a_folder_under_a_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("mine\n", encoding="utf-8")
+    before = tree(tmp_path)
+    result = invoke("init", str(blocker / "project"))
+    assert result.exit_code == 1
+    assert "error: " in result.stderr
+    assert "Not a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(tmp_path) == before
+
+
 def test_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("mine\n", encoding="utf-8")
@@ -236,12 +248,12 @@ def test_a_failed_write_leaves_nothing_behind(
         written.append(path)
 
     monkeypatch.setattr(scaffold, "_write_new", failing)
-    target = tmp_path / "new"
+    target = tmp_path / "new" / "deeper" / "project"
     with pytest.raises(OutputError, match="No space left on device") as info:
         scaffold.init_project(target)
     assert info.value.exit_code == 1
     assert len(written) == 3
-    assert not target.exists()
+    assert not (tmp_path / "new").exists()
     assert list(tmp_path.iterdir()) == []
 
 
