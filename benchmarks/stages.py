@@ -55,7 +55,7 @@ def mode_stages(project: Path, envs: list[str], warm: int, out_root: Path) -> di
     start = _now()
     from generator.config import load_environment
 
-    imports["generator.config (yaml, pydantic, schema models)"] = _now() - start
+    imports["generator.config (yaml, the engine core)"] = _now() - start
     start = _now()
     from generator.render import TEMPLATES_DIR, render_environment
 
@@ -202,9 +202,9 @@ def mode_parser(no_cache: bool) -> dict[str, Any]:
     result["cache_bytes"] = cache.stat().st_size if cache.is_file() else 0
     import hcl2
 
-    from generator import verify
+    from generator import _hclparse
 
-    fast = getattr(verify, "_hcl_loads", None)
+    fast = getattr(_hclparse, "_hcl_loads", None)
     result["verify_parse"] = (
         "python-hcl2's parser without position propagation, rule methods bound once"
         if fast is not None and fast() is not hcl2.loads

@@ -23,9 +23,9 @@ from generator.pipeline import RunOptions, output_display, select_environments
 from generator.render import TEMPLATES_DIR, render_environment, template_names
 from generator.schema import EnvironmentConfig
 from generator.verify import (
-    _LEFTOVER,
+    LEFTOVER,
     NotALiteralError,
-    _check_no_endpoints,
+    check_no_endpoints,
     decode_hcl_string,
     parse_hcl,
 )
@@ -229,7 +229,7 @@ def verify_bootstrap(
     for name, text in sorted(files.items()):
         display = f"{out_prefix}/{name}"
         for lineno, line in enumerate(text.splitlines(), start=1):
-            if _LEFTOVER.search(line):
+            if LEFTOVER.search(line):
                 msg = "leftover template syntax ('{{', '{%' or '{#')"
                 problems.append(Problem(msg, path=display, line=lineno))
         try:
@@ -257,7 +257,7 @@ def verify_bootstrap(
         rule("a lock table is rendered, but the backend names no dynamodb_table")
     if config.endpoint is None and config.backend.endpoint is None:
         # verify's own rule, as for every render: only an emulated store may be pointed at.
-        problems.extend(_check_no_endpoints(parsed, out_prefix))
+        problems.extend(check_no_endpoints(parsed, out_prefix))
     if problems:
         raise VerifyError(*problems)
 

@@ -289,8 +289,9 @@ def check(
 ) -> None:
     """Exit 4 with a diff when <out>/<env>/ differs from a fresh render of ENVIRONMENTS.
 
-    Compares only the files tfgen generates; .terraform/, the lock file and other
-    files are ignored. Nothing is written.
+    Compares the files tfgen generates, and owns every *.tf, *.tf.json, *.tfvars and
+    *.tfvars.json: one tfgen did not write is drift too. .terraform/, the lock file,
+    state files and other files are ignored. Nothing is written.
     """
     check_selection(environments, all_environments)
     check_output_root(ctx, out_dir)

@@ -21,7 +21,7 @@ from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
 from generator.schema import EnvironmentConfig, build_config
 from generator.secrets import check_no_secrets
-from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, load_yaml_file
+from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, parse_yaml_bytes, read_bounded
 
 ENVIRONMENTS_DIR = "environments"
 TEMPLATES_DIR = "templates"
@@ -74,7 +74,7 @@ def list_environments(project_dir: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(
-        p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_") and p.is_file()
+        p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_") and not p.is_dir()
     )
 
 
@@ -91,9 +91,9 @@ def check_environment_name(project_dir: Path, name: str) -> Path:
         )
         named = environments_dir(project_dir) / f"{name}.yaml"
         on_disk = "/" not in name and "\\" not in name and name not in ("", ".", "..")
-        raise ConfigError.at(msg, path=display if on_disk and named.is_file() else None)
+        raise ConfigError.at(msg, path=display if on_disk and _present(named) else None)
     file = environments_dir(project_dir) / f"{name}.yaml"
-    if not file.is_file():
+    if not _present(file):
         known = list_environments(project_dir)
         hint = difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
@@ -142,7 +142,7 @@ def load_environment(
     data, problems = interpolate_tree(data, env, locate)
     if problems:
         raise ConfigError(*problems)
-    check_no_secrets(data, locate)
+    check_no_secrets(data, locate, allow=frozenset(stack.not_secret))
     if "name" in data:
         file, line = locate(("name",))
         msg = "the environment name comes from the file name; remove this key"
@@ -241,7 +241,7 @@ def _layered(project_dir: Path, name: str) -> tuple[dict[str, Any], dict[KeyPath
     source = f"{ENVIRONMENTS_DIR}/{file.name}"
     chain: list[YamlDoc] = []
     defaults = folder / f"{DEFAULTS_LAYER}.yaml"
-    if defaults.is_file():
+    if _present(defaults):
         chain.extend(_resolve_layer(folder, DEFAULTS_LAYER, ()))
     chain.extend(_resolve_doc(folder, _load_doc(file, source), (name,)))
     data: dict[str, Any] = {}
@@ -259,10 +259,15 @@ def _layered(project_dir: Path, name: str) -> tuple[dict[str, Any], dict[KeyPath
 def _resolve_layer(folder: Path, layer: str, stack: tuple[str, ...]) -> list[YamlDoc]:
     display = f"{ENVIRONMENTS_DIR}/{layer}.yaml"
     file = folder / f"{layer}.yaml"
-    if not file.is_file():
+    if not _present(file):
         msg = f"layer {layer!r} not found"
         raise ConfigError.at(msg, path=display)
     return _resolve_doc(folder, _load_doc(file, display), stack)
+
+
+def _present(file: Path) -> bool:
+    """Whether anything is at ``file`` (a FIFO or device too: reading it says what is wrong)."""
+    return file.exists() or file.is_symlink()
 
 
 def _load_doc(file: Path, display: str) -> YamlDoc:
@@ -272,17 +277,11 @@ def _load_doc(file: Path, display: str) -> YamlDoc:
     environment; a worker parses each once. The cache is keyed by the file's bytes, so an
     edit is never missed; the data is copied per use, so no caller can change another's.
     """
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        raw = b""
-    if not raw or len(raw) > MAX_FILE_BYTES:
-        return load_yaml_file(file, display)  # reads it again, and reports what is wrong
+    raw = read_bounded(file, MAX_FILE_BYTES, display)
     key = (display, hashlib.sha256(raw).hexdigest())
     doc = _PARSED.get(key)
     if doc is None:
-        doc = load_yaml_file(file, display)
+        doc = parse_yaml_bytes(raw, display)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = doc

@@ -12,11 +12,14 @@ from jinja2 import Undefined, UndefinedError
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Characters a reader cannot see or that change how a line reads: C0/C1 controls, DEL,
-# and the Unicode line and paragraph separators. A `{` before `{`, `%` or `#` is written
-# `\u007b`, so data never looks like leftover Jinja (`{{`, `{%`, `{#`) to the verifier; the
-# template sequences give way to it (`${{` -> `$\u007b{`).
+# the Unicode line and paragraph separators, and the invisible and bidirectional controls
+# (zero-width space to right-to-left mark, the embeddings and overrides, the isolates, the
+# Arabic letter mark, the byte order mark), written as `\uXXXX` so a reviewer sees them.
+# A `{` before `{`, `%` or `#` is written `\u007b`, so data never looks like leftover
+# Jinja (`{{`, `{%`, `{#`) to the verifier; the template sequences give way to it
+# (`${{` -> `$\u007b{`).
 _UNSAFE = re.compile(
-    r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|\{(?=[{%#])'
+    r'[\\"\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]|\{(?=[{%#])'
     r"|(?P<tpl>[$%])\{(?![{%#])(?P<closed>(?=[^}]*\}))?"
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -69,9 +70,27 @@ def debug_option(func: F) -> F:
     )(func)
 
 
+def _no_cache(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``--no-cache`` is ``TFGEN_NO_CACHE=1`` for this run (the core reads the variable)."""
+    if value:
+        os.environ["TFGEN_NO_CACHE"] = "1"
+    return _remember(ctx, param, value)
+
+
+def no_cache_option(func: F) -> F:
+    """``--no-cache``: read and write no cache (before or after the command)."""
+    return click.option(
+        "--no-cache",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_cache,
+        help="Use no cache (same as TFGEN_NO_CACHE=1).",
+    )(func)
+
+
 def global_options(func: F) -> F:
     """The options every command accepts after its name as well as before it."""
-    return project_option(debug_option(func))
+    return project_option(debug_option(no_cache_option(func)))
 
 
 def project_dir_of(ctx: click.Context) -> Path:

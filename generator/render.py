@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import pickle
 import signal
@@ -27,6 +28,7 @@ import jinja2.nodes
 import jinja2.parser
 import jinja2.sandbox
 
+from generator import cache
 from generator.errors import Problem, RenderError
 from generator.filters import FILTERS
 from generator.functions import FUNCTIONS
@@ -154,8 +156,8 @@ class _CompiledTemplateCache(jinja2.FileSystemBytecodeCache):
     CACHE_ENTRIES = 1000
     PRUNE_EVERY = 100  # writes between two prunings (and the first write of a process)
 
-    def __init__(self, salt: str) -> None:
-        super().__init__(pattern=self.PATTERN)
+    def __init__(self, salt: str, directory: str) -> None:
+        super().__init__(directory=directory, pattern=self.PATTERN)
         self.salt = salt
         self.writes = 0
 
@@ -216,9 +218,12 @@ def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
         sorted(env.tests),
     )
     salt = hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
+    folder = cache.folder("jinja")  # None: caches are off, or the folder is not private
+    if folder is None:
+        return None
     try:
-        return _CompiledTemplateCache(salt)
-    except (OSError, RuntimeError):  # no safe private temp folder: compile every run
+        return _CompiledTemplateCache(salt, str(folder))
+    except (OSError, RuntimeError):
         return None
 
 
@@ -317,11 +322,28 @@ def render_environment(
                 if not text.strip():
                     continue  # a template may render nothing for environments it does not apply to
                 output = name.removeprefix(prefix).removesuffix(TEMPLATE_SUFFIX)
-                files[output] = header + "\n" + text.lstrip("\n")
+                files[output] = _with_header(output, header, text)
     except RenderTimeout as err:
         msg = f"rendering {config.name} {err} (the bound is {RENDER_SECONDS} s)"
         raise RenderError.at(msg, path=f"{TEMPLATES_DIR}/{prefix}") from err
     return files
+
+
+def _with_header(output: str, header: str, text: str) -> str:
+    """The rendered text with tfgen's header: comment lines, or a ``"//"`` key in JSON.
+
+    Terraform's JSON syntax has no comments; it reads a ``"//"`` property of an object as
+    one, so a ``*.tf.json`` file carries the header there, as its first property.
+    """
+    if not output.endswith(".json"):
+        return header + "\n" + text.lstrip("\n")
+    body = text.lstrip()
+    if not body.startswith("{"):
+        return text  # not a JSON object: verification says so, at its line
+    note = " ".join(line.removeprefix("# ") for line in header.splitlines())
+    rest = body[1:].lstrip()
+    separator = "" if rest.startswith("}") else ","
+    return "{\n  " + json.dumps({"//": note})[1:-1] + separator + "\n  " + rest
 
 
 def _render_one(

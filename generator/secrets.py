@@ -3,13 +3,22 @@
 Checked on the layered, interpolated data before validation, so a secret that arrives
 through ``${env:...}`` or ``--set`` is refused too: it would end up in the rendered
 Terraform, in plans and in state. Messages name the file, line and key, never the value.
+
+The rule, for every key at any depth: the key is split into words (at ``_``, ``-``, ``.``,
+spaces and camelCase); it names a secret when one of its words, or two adjacent words
+joined, is a secret word or ends with one (``DB_PASSWORD``, ``dbPassword``, ``DBPASSWORD``,
+``pgpassword``, ``GITHUBTOKEN``, ``MYSECRET``, ``api-key``, ``privatekey``), unless its last
+word is a metadata word (``PASSWORD_MIN_LENGTH``, ``TOKEN_TTL``, ``*_ARN``,
+``secret_recovery_window_days``). A key the rule catches wrongly goes through only when the
+stack lists its dotted path (a glob) in the ``allow`` set given to :func:`find_secrets`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from generator.errors import ConfigError, Problem
@@ -18,7 +27,8 @@ KeyPath = tuple[str, ...]
 Locate = Callable[[KeyPath], tuple[str | None, int | None]]
 
 # A key names a secret when one of its words (split at '_', '-', '.', spaces and camelCase)
-# is one of these, or two adjacent words join into one (api + key -> apikey).
+# is one of these or ends with one (DBPASSWORD, githubtoken), or two adjacent words join
+# into one (api + key -> apikey).
 SECRET_WORDS = frozenset(
     {
         "password",
@@ -60,7 +70,7 @@ METADATA_WORDS = frozenset(
     }
 )
 # What a secret may be instead: a reference to Secrets Manager or to an SSM parameter.
-# ECS's valueFrom also accepts a JSON key, version stage and version id after the name.
+# A container definition's valueFrom also takes a JSON key, version stage and version id.
 SECRET_REFERENCE = re.compile(
     r"^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+"
     r"(?::[^:\s]*){0,3}$"
@@ -78,13 +88,30 @@ ADVICE = (
 )
 
 
+_SECRET_SUFFIX = re.compile("(?:" + "|".join(sorted(SECRET_WORDS, key=len, reverse=True)) + ")$")
+
+
 def names_secret(key: str) -> bool:
-    """Whether ``key`` names a secret (``DB_PASSWORD``, ``apiKey``, ``private-key``...)."""
+    """Whether ``key`` names a secret (``DB_PASSWORD``, ``DBPASSWORD``, ``apiKey``...).
+
+    A word (or two adjacent words joined) that is a secret word or ends with one names
+    a secret, in any case and with or without separators, unless the key's last word is
+    a metadata word (see the module docstring).
+    """
     words = [w.lower() for w in _WORD.findall(key)]
     if not words or words[-1] in METADATA_WORDS:
         return False
-    joined = {a + b for a, b in itertools.pairwise(words)}
-    return any(w in SECRET_WORDS for w in (*words, *joined))
+    joined = [a + b for a, b in itertools.pairwise(words)]
+    return any(_SECRET_SUFFIX.search(w) for w in (*words, *joined))
+
+
+def allowed(path: KeyPath, allow: Collection[str]) -> bool:
+    """Whether the dotted ``path`` matches one of the ``allow`` globs (``tags.TOKEN_*``).
+
+    Matching is case-sensitive (:func:`fnmatch.fnmatchcase`); ``*`` also matches dots.
+    """
+    dotted = ".".join(path)
+    return any(fnmatch.fnmatchcase(dotted, pattern) for pattern in allow)
 
 
 def is_secret_reference(value: Any) -> bool:
@@ -92,12 +119,17 @@ def is_secret_reference(value: Any) -> bool:
     return isinstance(value, str) and SECRET_REFERENCE.fullmatch(value) is not None
 
 
-def find_secrets(data: Any, locate: Locate) -> list[Problem]:
+def find_secrets(data: Any, locate: Locate, allow: Collection[str] = frozenset()) -> list[Problem]:
     """Every literal secret in a configuration tree, one problem each (values never shown).
 
     Args:
         data: the layered, interpolated configuration (dicts, lists, scalars).
         locate: maps a key path to the file and line it came from.
+        allow: dotted key globs the stack declares as not secret although their names
+            look like one (``tags.TOKEN_BUCKET``, ``service.environment.PASSWORD_*``): the
+            explicit way through for a name the rule catches wrongly. A key matching one
+            (and everything under it) escapes the name rule only; a value that looks
+            like a private key or an AWS access key id is refused wherever it is.
 
     Returns:
         One problem per secret-named key holding a literal, and per value that looks
@@ -112,7 +144,11 @@ def find_secrets(data: Any, locate: Locate) -> list[Problem]:
     def walk(node: Any, path: KeyPath, secret: bool) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                walk(value, (*path, str(key)), secret or names_secret(str(key)))
+                here = (*path, str(key))
+                if allow and allowed(here, allow):
+                    walk(value, here, False)
+                else:
+                    walk(value, here, secret or names_secret(str(key)))
             return
         if isinstance(node, list):
             for index, value in enumerate(node):
@@ -130,13 +166,13 @@ def find_secrets(data: Any, locate: Locate) -> list[Problem]:
     return problems
 
 
-def check_no_secrets(data: Any, locate: Locate) -> None:
+def check_no_secrets(data: Any, locate: Locate, allow: Collection[str] = frozenset()) -> None:
     """Raise a ConfigError listing every literal secret in ``data`` (see :func:`find_secrets`).
 
     Raises:
         ConfigError: at least one secret was found.
     """
-    problems = find_secrets(data, locate)
+    problems = find_secrets(data, locate, allow)
     if problems:
         raise ConfigError(*problems)
 

@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import copy
-import functools
+import json
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
+from generator import _hclparse
+from generator._hclparse import VERIFY_VERSION, NotALiteralError, decode_hcl_string
 from generator.constraints import bucket_name_problem, state_key_problem
 from generator.errors import Problem, VerifyError
 from generator.schema import EnvironmentConfig
 
 BACKEND_FILE = "backend.hcl"
-_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
-_STRING_ESCAPE = re.compile(r'\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[\\"nrt])|\$\$\{|%%\{|\$\{|%\{')
-_SIMPLE = {
-    "\\\\": "\\",
-    '\\"': '"',
-    "\\n": "\n",
-    "\\r": "\r",
-    "\\t": "\t",
-    "$${": "${",
-    "%%{": "%{",
-}
+JSON_SUFFIX = ".tf.json"
+# A generated .tf.json larger or deeper than this is refused before json.loads sees it.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+__all__ = [
+    "ENDPOINT_ONLY",
+    "VERIFY_VERSION",
+    "NotALiteralError",
+    "decode_hcl_string",
+    "parse_hcl",
+    "parse_tf_json",
+    "verify_rendered",
+]
+# What a template left unrendered looks like (also used by bootstrap's own check).
+LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 # Settings that only an environment with an emulated endpoint may render.
 ENDPOINT_ONLY = (
     "endpoints",
@@ -34,126 +40,182 @@ ENDPOINT_ONLY = (
 )
 
 
-class NotALiteralError(ValueError):
-    """An HCL expression that was expected to be a plain string literal."""
+def parse_hcl(name: str, text: str) -> dict[str, Any]:
+    """Parse one rendered file; a syntax error becomes a VerifyError at its line and column.
+
+    A ``*.tf.json`` file is read as JSON (see :func:`parse_tf_json`). An attribute set twice
+    in one block, or a key given twice in one object, is a VerifyError naming both lines:
+    python-hcl2 would keep the last value silently, and Terraform refuses the first.
+    """
+    if name.endswith(JSON_SUFFIX):
+        return parse_tf_json(name, text)
+    try:
+        parsed = _hclparse.parse(text)
+    except Exception as err:
+        is_syntax, line, column = _hclparse.syntax_error(err)
+        if is_syntax and line is not None:
+            where = f" (column {column})" if column is not None else ""
+            problem = Problem(f"rendered file is not valid HCL{where}", path=name, line=line)
+            raise VerifyError(problem) from err
+        if is_syntax or isinstance(err, ValueError):
+            msg = f"rendered file is not valid HCL: {err}"
+            raise VerifyError.at(msg, path=name) from err
+        if isinstance(err, RecursionError):  # python-hcl2's transformer recurses per level
+            msg = "rendered file is nested too deeply for python-hcl2 to read back"
+            raise VerifyError.at(msg, path=name) from err
+        raise
+    if parsed.repeated:
+        raise VerifyError(
+            *(Problem(r.message, path=name, line=r.line, key=r.key) for r in parsed.repeated)
+        )
+    return parsed.result
 
 
-def decode_hcl_string(raw: Any) -> str:
-    """Turn a quoted HCL string literal, as python-hcl2 returns it, into its value.
+# --------------------------------------------------------------------------- .tf.json
+
+# Labels each top-level block type takes in Terraform's JSON syntax.
+_JSON_LABELS = {"resource": 2, "data": 2, "ephemeral": 2, "provider": 1, "module": 1}
+_JSON_LABELS |= {"variable": 1, "output": 1, "check": 1}
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+
+
+def parse_tf_json(name: str, text: str) -> dict[str, Any]:
+    """Parse a ``*.tf.json`` file into the shape python-hcl2 gives the same ``.tf``.
+
+    Bounded (:data:`MAX_JSON_BYTES`, :data:`MAX_JSON_DEPTH`) before it is decoded; a key
+    given twice in one object (compared after NFC normalisation) is refused with both
+    lines, as Terraform refuses it. Blocks become lists of bodies marked ``__is_block__``
+    with their labels quoted, strings become quoted literals, so the rules for ``.tf``
+    files (terraform block, backend, endpoints) apply unchanged.
 
     Raises:
-        NotALiteralError: ``raw`` is not a quoted literal, or it interpolates
-            (``${...}`` or ``%{...}``).
+        VerifyError: not JSON, too large or deep, repeated keys, or not an object.
     """
-    if not isinstance(raw, str) or len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
-        msg = f"expected a quoted string literal, got {raw!r}"
-        raise NotALiteralError(msg)
-
-    def repl(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("${", "%{"):
-            msg = f"expected a literal string, found a template sequence {token!r}"
-            raise NotALiteralError(msg)
-        if token in _SIMPLE:
-            return _SIMPLE[token]
-        return chr(int(token[2:], 16))
-
-    return _STRING_ESCAPE.sub(repl, raw[1:-1])
-
-
-def parse_hcl(name: str, text: str) -> dict[str, Any]:
-    """Parse one rendered file; a syntax error becomes a VerifyError at its line and column."""
-    from lark.exceptions import LarkError, UnexpectedInput
-
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_JSON_BYTES:
+        msg = f"larger than {MAX_JSON_BYTES} bytes ({size})"
+        raise VerifyError.at(msg, path=name)
+    problems = _json_structure_problems(name, text)
+    if problems:
+        raise VerifyError(*problems)
     try:
-        result: dict[str, Any] = _hcl_loads()(text)
-    except UnexpectedInput as err:
-        line, column = getattr(err, "line", None), getattr(err, "column", None)
-        where = f" (column {column})" if column not in (None, -1) else ""
-        raise VerifyError(
-            Problem(
-                f"rendered file is not valid HCL{where}",
-                path=name,
-                line=line if line not in (None, -1) else None,
-            )
-        ) from err
-    except (LarkError, ValueError) as err:
-        msg = f"rendered file is not valid HCL: {err}"
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        msg = f"rendered file is not valid JSON (column {err.colno}): {err.msg}"
+        raise VerifyError.at(msg, path=name, line=err.lineno) from err
+    except (ValueError, RecursionError) as err:
+        msg = f"rendered file is not valid JSON: {err}"
         raise VerifyError.at(msg, path=name) from err
+    if not isinstance(data, dict):
+        msg = "the top level of a .tf.json file must be an object"
+        raise VerifyError.at(msg, path=name)
+    return _json_top(data)
+
+
+def _json_structure_problems(name: str, text: str) -> list[Problem]:
+    """Nesting deeper than the bound, and keys given twice in one object, with their lines."""
+    problems: list[Problem] = []
+    # One frame per open object ({normalised key: (key, line)}) or array (None).
+    frames: list[dict[str, tuple[str, int]] | None] = []
+    expect_key = False
+    line, scanned = 1, 0
+    for match in _JSON_TOKEN.finditer(text):
+        tok = match.group(0)
+        line += text.count("\n", scanned, match.start())
+        scanned = match.start()
+        if tok in "{[":
+            if len(frames) >= MAX_JSON_DEPTH:
+                msg = f"nested more than {MAX_JSON_DEPTH} levels deep"
+                return [Problem(msg, path=name, line=line)]
+            frames.append({} if tok == "{" else None)
+            expect_key = tok == "{"
+        elif tok in "}]":
+            if frames:
+                frames.pop()
+            expect_key = False
+        elif tok == ",":
+            expect_key = bool(frames) and frames[-1] is not None
+        elif tok == ":":
+            expect_key = False
+        elif expect_key and frames and frames[-1] is not None:
+            seen = frames[-1]
+            try:
+                key = json.loads(tok)
+            except ValueError:
+                continue  # json.loads reports the syntax error with its position
+            normal = unicodedata.normalize("NFC", key)
+            if normal in seen:
+                first, where = seen[normal]
+                msg = f"set twice (first on line {where})"
+                if first != key:
+                    msg = (
+                        f"{key!r} and {first!r} (line {where}) are the same key once "
+                        "Unicode-normalised (NFC), as Terraform reads them"
+                    )
+                problems.append(Problem(msg, path=name, line=line, key=key))
+            else:
+                seen[normal] = (key, line)
+    return problems
+
+
+def _json_top(data: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for kind, value in data.items():
+        if kind == "//":
+            continue
+        blocks = result.setdefault(kind, [])
+        for item in value if isinstance(value, list) else [value]:
+            blocks.append(_json_labelled(item, _JSON_LABELS.get(kind, 0), kind))
     return result
 
 
-@functools.cache
-def _hcl_loads() -> Callable[[str], dict[str, Any]]:
-    """``hcl2.loads``, without the node positions that it computes and never returns.
-
-    python-hcl2 builds its Lark parser with ``propagate_positions=True``, so every tree
-    node gets the line and column range of its children: about a quarter of the parse
-    time, and ``hcl2.loads`` puts none of it in its result. This runs python-hcl2's own
-    cached parser (same grammar, parse table, lexer and post-lexer: the same syntax errors
-    at the same token positions) with that position wrapper taken off its tree-building
-    callbacks, then python-hcl2's own transform and serialize. Should lark's internals
-    not be laid out as expected, it is plain ``hcl2.loads``.
-    """
-    import hcl2  # deferred: the parser is only needed once something was rendered
-    import hcl2.api
-    import hcl2.parser
-
-    try:
-        from lark.parse_tree_builder import PropagatePositions
-
-        frontend = copy.copy(hcl2.parser.parser().parser)  # lark's ParsingFrontend
-        frontend.parser = lalr = copy.copy(frontend.parser)  # LALR_Parser
-        lalr.parser = table = copy.copy(lalr.parser)  # the parse-table driver
-        table.callbacks = {
-            rule: cb.node_builder if isinstance(cb, PropagatePositions) else cb
-            for rule, cb in table.callbacks.items()
-        }
-    except (ImportError, AttributeError):
-        loads: Callable[[str], dict[str, Any]] = hcl2.loads
-        return loads
-
-    transformer = _rule_transformer()
-
-    def fast_loads(text: str) -> dict[str, Any]:
-        # As hcl2.api.parses_to_tree, then hcl2.loads: the newline is python-hcl2's own.
-        tree = frontend.parse(text + "\n")
-        result: dict[str, Any] = hcl2.api.serialize(transformer().transform(tree))
-        return result
-
-    return fast_loads
+def _json_labelled(value: Any, labels: int, kind: str) -> Any:
+    """A block value with ``labels`` levels of labels above its body (or bodies)."""
+    if labels == 0 or not isinstance(value, dict):
+        return _json_body(value, kind)
+    out: dict[str, Any] = {}
+    for label, inner in value.items():
+        if label == "//":
+            continue
+        if labels == 1 and isinstance(inner, list):  # several blocks with the same labels
+            inner = inner[0] if len(inner) == 1 else inner
+        out[f'"{label}"'] = _json_labelled(inner, labels - 1, kind)
+    return out
 
 
-def _rule_transformer() -> Callable[[], Any]:
-    """The transformer of ``hcl2.api.transform``, its rule methods bound once per instance.
+def _json_body(value: Any, kind: str) -> Any:
+    """A block body: in the terraform and provider blocks, objects are nested blocks."""
+    if not isinstance(value, dict):
+        return _json_value(value)
+    body: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "//":
+            continue
+        nested = kind in ("terraform", "provider") and key != "tags"
+        if nested and key == "backend" and isinstance(item, dict):
+            body[key] = [{f'"{label}"': _json_body(b, kind)} for label, b in item.items()]
+        elif nested and key == "required_providers" and isinstance(item, dict):
+            body[key] = [{**_json_value(item), "__is_block__": True}]
+        elif nested and isinstance(item, dict):
+            body[key] = [_json_body(item, kind)]
+        elif nested and isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
+            body[key] = [_json_body(i, kind) for i in item]
+        else:
+            body[key] = _json_value(item)
+    body["__is_block__"] = True
+    return body
 
-    lark wraps each ``@v_args`` method of python-hcl2's RuleTransformer in a descriptor that
-    builds a new wrapper (``functools.update_wrapper`` included) every time the transformer
-    looks a rule up, once per tree node. Binding each one on the instance, once, gives the
-    transformer the very same bound wrapper without rebuilding it per node.
-    """
-    from hcl2.transformer import RuleTransformer
 
-    try:
-        from lark.visitors import _VArgsWrapper
-    except ImportError:  # lark moved it: plain instances, as hcl2.api.transform makes them
-        return lambda: RuleTransformer(discard_new_line_or_comments=False)
-    names = sorted(
-        {
-            name
-            for cls in RuleTransformer.__mro__
-            for name, value in vars(cls).items()
-            if isinstance(value, _VArgsWrapper)
-        }
-    )
-
-    def make() -> Any:
-        transformer = RuleTransformer(discard_new_line_or_comments=False)
-        for name in names:
-            setattr(transformer, name, getattr(transformer, name))
-        return transformer
-
-    return make
+def _json_value(value: Any) -> Any:
+    """A JSON value as python-hcl2 writes the same HCL value (strings keep their quotes)."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
 
 
 def verify_rendered(
@@ -177,7 +239,7 @@ def verify_rendered(
     for name, text in sorted(files.items()):
         display = f"{out_prefix}/{name}"
         for lineno, line in enumerate(text.splitlines(), start=1):
-            if _LEFTOVER.search(line):
+            if LEFTOVER.search(line):
                 problems.append(
                     Problem(
                         "leftover template syntax ('{{', '{%' or '{#')", path=display, line=lineno
@@ -191,8 +253,8 @@ def verify_rendered(
         problems.append(Problem(f"no {BACKEND_FILE} was rendered", path=out_prefix))
     elif BACKEND_FILE in parsed:
         problems.extend(_check_backend_hcl(parsed[BACKEND_FILE], f"{out_prefix}/{BACKEND_FILE}"))
-    tf = {n: d for n, d in parsed.items() if n.endswith(".tf")}
-    if len(tf) == sum(1 for n in files if n.endswith(".tf")):
+    tf = {n: d for n, d in parsed.items() if n.endswith((".tf", JSON_SUFFIX))}
+    if len(tf) == sum(1 for n in files if n.endswith((".tf", JSON_SUFFIX))):
         problems.extend(_check_terraform_block(tf, out_prefix))
     if config.endpoint is None:
         # backend.endpoint alone (an S3-compatible state store) allows overrides in
@@ -202,7 +264,7 @@ def verify_rendered(
             if config.backend.endpoint is None
             else {n: d for n, d in parsed.items() if n != BACKEND_FILE}
         )
-        problems.extend(_check_no_endpoints(checked, out_prefix))
+        problems.extend(check_no_endpoints(checked, out_prefix))
     if problems:
         raise VerifyError(*problems)
     return parsed
@@ -298,7 +360,7 @@ def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> 
     return problems
 
 
-def _check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
+def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
     """Only an environment that declares an endpoint may point anywhere but real AWS.
 
     Anywhere in the output, the settings in ENDPOINT_ONLY are refused. Inside ``provider``

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError, Problem, TfgenError
 
 # A document may not expand to more nodes than this once aliases are followed: a
 # "billion laughs" file is rejected while still small, before anything is copied.
@@ -48,14 +51,11 @@ def load_yaml_file(file: Path, display: str) -> YamlDoc:
         ConfigError: unreadable, not UTF-8, not YAML, not a mapping, duplicate keys,
             non-string keys or an alias expansion over the limit.
     """
-    try:
-        raw = file.read_bytes()
-    except OSError as err:
-        msg = f"cannot read file: {err.strerror}"
-        raise ConfigError.at(msg, path=display) from err
-    if len(raw) > MAX_FILE_BYTES:
-        msg = f"file is larger than {MAX_FILE_BYTES} bytes"
-        raise ConfigError.at(msg, path=display)
+    return parse_yaml_bytes(read_bounded(file, MAX_FILE_BYTES, display), display)
+
+
+def parse_yaml_bytes(raw: bytes, display: str) -> YamlDoc:
+    """Decode (strict UTF-8) and parse the bytes of a YAML file (see :func:`load_yaml_file`)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -63,6 +63,73 @@ def load_yaml_file(file: Path, display: str) -> YamlDoc:
         msg = f"not valid UTF-8 (byte 0x{raw[err.start]:02x})"
         raise ConfigError.at(msg, path=display, line=line) from err
     return parse_yaml(text, display)
+
+
+def read_bounded(
+    path: Path, limit: int, display: str, *, error: type[TfgenError] = ConfigError
+) -> bytes:
+    """Read a regular file of at most ``limit`` bytes, reading no more than ``limit + 1``.
+
+    The file is opened without blocking (a FIFO planted in its place cannot hang the
+    run) and refused unless it is a regular file; its size is checked from ``fstat``
+    before anything is read, so a file of several GiB costs nothing, and a file that
+    grows while it is read is caught by the one byte read past the limit.
+
+    Args:
+        path: the file to read (a symbolic link to a regular file is followed).
+        limit: the largest size accepted, in bytes.
+        display: how the file is named in errors (relative to the project).
+        error: the TfgenError subclass raised (ConfigError unless the caller says).
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        TfgenError: ``error``, when the file cannot be opened, is not a regular file
+            (a folder, FIFO, device or socket) or is larger than ``limit``.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        msg = f"cannot read file: {err.strerror}"
+        raise error.at(msg, path=display) from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            msg = f"not a regular file ({_file_kind(info.st_mode)}); refusing to read it"
+            raise error.at(msg, path=display)
+        if info.st_size > limit:
+            msg = f"file is larger than {limit} bytes ({info.st_size} bytes); refusing to read it"
+            raise error.at(msg, path=display)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as err:
+        msg = f"cannot read file: {err.strerror}"
+        raise error.at(msg, path=display) from err
+    finally:
+        os.close(fd)
+    if size > limit:
+        msg = f"file is larger than {limit} bytes (it grew while being read)"
+        raise error.at(msg, path=display)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -194,7 +261,11 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def _walk(
     node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int], display: str, seen: set[int]
 ) -> None:
-    """Record the line of every mapping key; reject duplicate and non-string keys."""
+    """Record the line of every mapping key; reject duplicate and non-string keys.
+
+    Keys are compared after Unicode NFC normalisation: ``café`` written precomposed and
+    decomposed are one key to Terraform, so two of them in one mapping are a duplicate.
+    """
     if id(node) in seen:
         return
     seen.add(id(node))
@@ -205,7 +276,7 @@ def _walk(
         return
     if not isinstance(node, yaml.MappingNode):
         return
-    first_line: dict[str, int] = {}
+    first_line: dict[str, tuple[str, int]] = {}
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -216,9 +287,16 @@ def _walk(
             msg = "keys must be strings (quote it if it is meant as text)"
             raise ConfigError.at(msg, path=display, line=line, key=f"{dotted}[{key_node.value!r}]")
         key = key_node.value
-        if key in first_line:
-            msg = f"duplicate key (first defined on line {first_line[key]})"
+        normal = unicodedata.normalize("NFC", key)
+        if normal in first_line:
+            first, where = first_line[normal]
+            msg = f"duplicate key (first defined on line {where})"
+            if first != key:
+                msg = (
+                    f"duplicate key: {key!r} and {first!r} (line {where}) are the same key "
+                    "once Unicode-normalised (NFC), as Terraform reads them"
+                )
             raise ConfigError.at(msg, path=display, line=line, key=".".join((*prefix, key)))
-        first_line[key] = line
+        first_line[normal] = (key, line)
         lines[(*prefix, key)] = line
         _walk(value_node, (*prefix, key), lines, display, seen)

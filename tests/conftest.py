@@ -140,3 +140,17 @@ def golden_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for key, value in GOLDEN_ENVIRON.items():
         monkeypatch.setenv(key, value)
     yield dict(GOLDEN_ENVIRON)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_tfgen_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """tfgen's caches go to a folder of this test session, never the user's ~/.cache/tfgen."""
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "TFGEN_NO_CACHE")}
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    os.environ.pop("TFGEN_NO_CACHE", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import cli
-from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY
+from generator.errors import EXIT_INPUT, EXIT_VERIFY
 from generator.pipeline import RunOptions, generate
 from tests.conftest import GOLDEN_ENVIRON, write_tree
 
@@ -130,7 +130,7 @@ def test_check_all_ends_with_the_same_kind_of_summary(runner: CliRunner, project
     (project / "out" / "dev" / "main.tf").write_text("# edited\n")
     break_staging(project)
     result = invoke(runner, project, "check", "--all")
-    assert result.exit_code == EXIT_DRIFT
+    assert result.exit_code == EXIT_INPUT  # a failed environment outranks drift
     assert "out/dev: 1 file(s) differ" in result.stderr
     assert "out/prod: up to date" in result.stderr
     assert "4 environments: 2 up to date, 1 drifted, 1 failed" in result.stderr

@@ -24,6 +24,13 @@ from generator.verify import decode_hcl_string
         ("bell\x07", '"bell\\u0007"'),
         ("del\x7f", '"del\\u007f"'),
         ("sep\u2028", '"sep\\u2028"'),
+        ("zero\u200bwidth", '"zero\\u200bwidth"'),
+        ("rlm\u200f", '"rlm\\u200f"'),
+        ("\u202eoverride", '"\\u202eoverride"'),
+        ("iso\u2066late\u2069", '"iso\\u2066late\\u2069"'),
+        ("\ufeffbom", '"\\ufeffbom"'),
+        ("arabic\u061cmark", '"arabic\\u061cmark"'),
+        ("nbsp\u00a0kept", '"nbsp\u00a0kept"'),
         ("émoji 😀", '"émoji 😀"'),
         ("", '""'),
     ],
@@ -33,7 +40,20 @@ def test_hcl_string_escapes(value: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["${x}", "%{x}", "$${x}", "a\\${b}", '"${x}"\n', "\\", "$", "%", "${", "}"]
+    "value",
+    [
+        "${x}",
+        "%{x}",
+        "$${x}",
+        "a\\${b}",
+        '"${x}"\n',
+        "\\",
+        "$",
+        "%",
+        "${",
+        "}",
+        "a\u200b\u202e\u2066\ufeff\u061cb",
+    ],
 )
 def test_hcl_string_round_trips_through_the_parser(value: str) -> None:
     parsed = hcl2.loads(f"x = {hcl_string(value)}\n")["x"]

@@ -34,7 +34,7 @@ def imported_by(args: list[str], cwd: Path) -> tuple[str, set[str]]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", **GOLDEN_ENVIRON},
+        env={"PATH": "/usr/bin:/bin", "TFGEN_NO_CACHE": "1", **GOLDEN_ENVIRON},
         capture_output=True,
         text=True,
         check=False,

@@ -138,3 +138,88 @@ def test_load_environment_refuses_a_secret_wherever_it_comes_from(project: Path)
     )
     with pytest.raises(ConfigError, match=r"environments/dev\.yaml:\d+: backend\.password: a"):
         load_environment(project, "dev", environ={"TFGEN_TOKEN_X": "s3cr3t"})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "DBPASSWORD",
+        "pgpassword",
+        "GITHUBTOKEN",
+        "MYSECRET",
+        "dbPassword",
+        "DB_PASSWORD",
+        "api-key",
+        "privatekey",
+        "Mysecret",
+        "SLACKWEBHOOKSECRET",
+        "APIKey",
+        "myapikey",
+        "ACCESSKEY",
+        "db.password",
+        "DB PASSWORD",
+    ],
+)
+def test_secret_names_with_or_without_separators_in_any_case(key: str) -> None:
+    assert names_secret(key), key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "PASSWORD_MIN_LENGTH",
+        "TOKEN_TTL",
+        "secret_recovery_window_days",
+        "DB_PASSWORD_ARN",
+        "GITHUBTOKEN_ARN",
+        "PASSWORDMINLENGTH",
+        "TOKENIZER",
+        "secretary",
+    ],
+)
+def test_look_alikes_keep_passing_through_the_metadata_rule(key: str) -> None:
+    assert not names_secret(key), key
+
+
+def _here(_path: tuple[str, ...]) -> tuple[str, int]:
+    return "environments/dev.yaml", 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"tags": {"DBPASSWORD": "hunter2"}},
+        {"tags": {"pgpassword": "hunter2"}},
+        {"service": {"environment": {"GITHUBTOKEN": "ghp_x"}}},
+        {"anything": [{"deep": {"MYSECRET": 42}}]},
+    ],
+)
+def test_unseparated_secret_names_are_refused_at_any_depth(data: dict[str, Any]) -> None:
+    (problem,) = find_secrets(data, _here)
+    assert problem.path == "environments/dev.yaml"
+    assert problem.key is not None
+    assert problem.key.split(".")[-1] in {"DBPASSWORD", "pgpassword", "GITHUBTOKEN", "MYSECRET"}
+    assert "hunter2" not in str(problem)
+
+
+def test_allow_lets_a_declared_look_alike_through_and_nothing_else() -> None:
+    data = {
+        "tags": {"TOKEN_BUCKET": "standard", "DB_PASSWORD": "hunter2"},
+        "service": {"environment": {"PASSWORD_POLICY": "strict", "APITOKEN": "x"}},
+    }
+    assert len(find_secrets(data, _here)) == 4
+    allow = frozenset({"tags.TOKEN_BUCKET", "service.environment.PASSWORD_*"})
+    problems = find_secrets(data, _here, allow)
+    assert sorted(p.key or "" for p in problems) == [
+        "service.environment.APITOKEN",
+        "tags.DB_PASSWORD",
+    ]
+
+
+def test_allow_is_exact_about_case_and_does_not_excuse_secret_looking_values() -> None:
+    data = {"tags": {"token_bucket": "x", "TOKEN_BUCKET": "AKIAABCDEFGHIJKLMNOP"}}
+    problems = find_secrets(data, _here, frozenset({"tags.TOKEN_BUCKET"}))
+    assert [(p.key, "access key" in p.message) for p in problems] == [
+        ("tags.token_bucket", False),
+        ("tags.TOKEN_BUCKET", True),
+    ]

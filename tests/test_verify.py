@@ -186,3 +186,156 @@ def test_a_state_store_endpoint_allows_overrides_in_backend_hcl_only(
     main = 'provider "aws" {\n  endpoints {\n    s3 = "http://127.0.0.1:9000"\n  }\n}\n'
     found = problems({"backend.hcl": backend, "versions.tf": VERSIONS_OK, "main.tf": main}, minio)
     assert found and all(p.startswith("out/dev/main.tf") for p in found), found
+
+
+# --------------------------------------------------------------------------- repeated names
+
+
+def test_an_attribute_set_twice_in_backend_hcl_names_both_lines(config: EnvironmentConfig) -> None:
+    backend = BACKEND_OK.replace("key ", 'bucket = "other-state"\nkey ', 1)
+    assert problems({"backend.hcl": backend, "versions.tf": VERSIONS_OK}, config) == [
+        "out/dev/backend.hcl:2: bucket: set twice (first on line 1)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            'resource "aws_s3_bucket" "this" {\n  bucket = "a"\n  bucket = "b"\n}\n',
+            r"^out/dev/main\.tf:3: resource\.aws_s3_bucket\.this\.bucket: set twice "
+            r"\(first on line 2\)$",
+        ),
+        (
+            'resource "x" "y" {\n  lifecycle {\n    prevent_destroy = true\n'
+            "    prevent_destroy = false\n  }\n}\n",
+            r"^out/dev/main\.tf:4: resource\.x\.y\.lifecycle\.prevent_destroy: set twice",
+        ),
+        (
+            'locals {\n  tags = {\n    "caf\u00e9" = "a"\n    "cafe\u0301" = "b"\n  }\n}\n',
+            r"^out/dev/main\.tf:4: locals\.tags\.caf.*: keys 'caf\u00e9' \(line 3\) and "
+            r"'cafe\u0301' are the same key once Unicode-normalised \(NFC\)",
+        ),
+        (
+            'locals {\n  m = { a = 1, "a" = 2 }\n}\n',
+            r"^out/dev/main\.tf:2: locals\.m\.a: key 'a' given twice in this object",
+        ),
+        (
+            'locals {\n  m = { "caf\\u00e9" = 1, "caf\u00e9" = 2 }\n}\n',
+            r"^out/dev/main\.tf:2: locals\.m\.caf\u00e9: key 'caf\u00e9' given twice",
+        ),
+    ],
+)
+def test_repeated_names_in_a_tf_file_are_refused(
+    config: EnvironmentConfig, body: str, expected: str
+) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "main.tf": body}
+    (found,) = problems(files, config)
+    assert re.search(expected, found), found
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the same names in other blocks
+        'resource "x" "a" {\n  v = 1\n}\nresource "x" "b" {\n  v = 1\n}\n',
+        "locals {\n  m = { a = 1, b = { a = 2 } }\n}\n",  # same key, other objects
+        'locals {\n  m = { "${var.k}" = 1, "${var.k}" = 2 }\n}\n',  # not literal keys
+        'locals {\n  m = { cafe = 1, "caf\u00e9" = 2 }\n}\n',  # differ after NFC
+        'variable "x" {}\nvariable "y" {}\n',
+    ],
+)
+def test_names_that_are_not_repeated_pass(config: EnvironmentConfig, body: str) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "main.tf": body}
+    verify_rendered(files, config, out_prefix="out/dev")
+
+
+# --------------------------------------------------------------------------- .tf.json
+
+VERSIONS_JSON = (
+    '{\n  "terraform": {\n    "required_version": ">= 1.10.0",\n'
+    '    "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.100"}},\n'
+    '    "backend": {"s3": {}}\n  }\n}\n'
+)
+
+
+def test_a_tf_json_file_is_parsed_as_json_and_satisfies_the_terraform_rules(
+    config: EnvironmentConfig,
+) -> None:
+    parsed = verify_rendered(
+        {"backend.hcl": BACKEND_OK, "versions.tf.json": VERSIONS_JSON}, config, out_prefix="out/dev"
+    )
+    (block,) = parsed["versions.tf.json"]["terraform"]
+    assert block["required_version"] == '">= 1.10.0"'
+    assert block["backend"] == [{'"s3"': {"__is_block__": True}}]
+
+
+def test_terraform_blocks_are_counted_across_tf_and_tf_json(config: EnvironmentConfig) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "more.tf.json": VERSIONS_JSON}
+    (found,) = problems(files, config)
+    assert "expected exactly one terraform block, found 2 (more.tf.json, versions.tf)" in found
+
+
+PROVIDER_JSON_ENDPOINT = (
+    '{\n  "provider": {\n    "aws": {\n      "region": "eu-west-1",\n'
+    '      "endpoints": {"s3": "http://127.0.0.1:5000"}\n    }\n  }\n}\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "main.tf.json",
+            '{"locals": {"a": 1,\n "a": 2}}\n',
+            r"^out/dev/main\.tf\.json:2: a: set twice \(first on line 1\)$",
+        ),
+        (
+            "main.tf.json",
+            '{"locals": \n',
+            r"^out/dev/main\.tf\.json:2: rendered file is not valid JSON",
+        ),
+        (
+            "main.tf.json",
+            "[1, 2]\n",
+            r"^out/dev/main\.tf\.json: the top level of a \.tf\.json file",
+        ),
+        (
+            "main.tf.json",
+            "[" * 100_000 + "]" * 100_000,
+            r"^out/dev/main\.tf\.json:1: nested more than 64",
+        ),
+        (
+            "providers.tf.json",
+            PROVIDER_JSON_ENDPOINT,
+            r"^out/dev/providers\.tf\.json: provider\.aws\.endpoints: endpoints is set",
+        ),
+        (
+            "versions.tf.json",
+            VERSIONS_JSON.replace('"s3": {}', '"s3": {"bucket": "x"}'),
+            r'^out/dev/versions\.tf\.json: the backend "s3" block must be empty',
+        ),
+        (
+            "main.tf.json",
+            '{"locals": {"t": {"caf\u00e9": 1,\n "cafe\u0301": 2}}}',
+            r"^out/dev/main\.tf\.json:2: cafe\u0301: 'cafe\u0301' and 'caf\u00e9' \(line 1\) "
+            r"are the same key",
+        ),
+    ],
+)
+def test_tf_json_is_checked_by_the_same_rules(
+    config: EnvironmentConfig, name: str, text: str, expected: str
+) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, name: text}
+    if name == "versions.tf.json":
+        del files["versions.tf"]
+    found = problems(files, config)
+    assert any(re.search(expected, f) for f in found), found
+
+
+def test_nesting_too_deep_to_read_back_is_a_located_error(config: EnvironmentConfig) -> None:
+    deep = "locals {\n  a = " + "[" * 3000 + "]" * 3000 + "\n}\n"
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "main.tf": deep}
+    assert problems(files, config) == [
+        "out/dev/main.tf: rendered file is nested too deeply for python-hcl2 to read back"
+    ]

@@ -1,8 +1,6 @@
-"""verify's HCL parse (python-hcl2's parser without node positions) equals hcl2.loads exactly."""
+"""The HCL parse (python-hcl2's parser without node positions) equals hcl2.loads exactly."""
 
 from __future__ import annotations
-
-import inspect
 
 import hcl2
 import hcl2.parser
@@ -10,10 +8,11 @@ import pytest
 from lark.exceptions import UnexpectedInput
 from lark.parse_tree_builder import PropagatePositions
 
+from generator._hclparse import _frontend, _hcl_loads, _rule_transformer
 from generator.config import list_environments, load_environment
 from generator.errors import VerifyError
 from generator.render import TEMPLATES_DIR, render_environment
-from generator.verify import _hcl_loads, _rule_transformer, parse_hcl
+from generator.verify import parse_hcl
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
 BROKEN = {
@@ -70,10 +69,11 @@ def test_syntax_errors_are_reported_where_hcl2_loads_reports_them(text: str) -> 
 
 def test_the_fast_path_is_in_use_and_leaves_python_hcl2_parser_alone() -> None:
     # Fails if a lark upgrade moved the internals: verification still works (plain
-    # hcl2.loads), but a quarter of its speed is lost; update _hcl_loads.
+    # hcl2.loads), but a quarter of its speed is lost; update generator/_hclparse.py.
     loads = _hcl_loads()
     assert loads is not hcl2.loads
-    frontend = inspect.getclosurevars(loads).nonlocals["frontend"]
+    frontend = _frontend()
+    assert frontend is not None
     ours = frontend.parser.parser.callbacks.values()
     assert not any(isinstance(cb, PropagatePositions) for cb in ours)
     theirs = hcl2.parser.parser().parser.parser.parser.callbacks.values()

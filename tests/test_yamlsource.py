@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, RenderError
 from generator.yamlsource import (
     MAX_DEPTH,
     MAX_EXPANDED_NODES,
@@ -15,6 +16,7 @@ from generator.yamlsource import (
     MAX_NODES,
     load_yaml_file,
     parse_yaml,
+    read_bounded,
 )
 
 
@@ -113,5 +115,63 @@ def test_files_must_be_small_utf8(tmp_path: Path) -> None:
     bom = tmp_path / "bom.yaml"
     bom.write_bytes(b"\xef\xbb\xbfa: 1\n")
     assert load_yaml_file(bom, "bom.yaml").data == {"a": 1}
-    with pytest.raises(ConfigError, match=r"^dir\.yaml: cannot read file"):
+    with pytest.raises(ConfigError, match=r"^dir\.yaml: not a regular file \(a folder\)"):
         load_yaml_file(tmp_path, "dir.yaml")
+
+
+def test_a_large_file_is_refused_from_its_size_without_being_read(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as handle:
+        handle.truncate(3 << 30)  # sparse: 3 GiB that take no disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"^huge\.yaml: file is larger than 262144 bytes"):
+            load_yaml_file(huge, "huge.yaml")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024
+
+
+def test_read_bounded_reads_at_most_the_limit(tmp_path: Path) -> None:
+    exact = tmp_path / "exact"
+    exact.write_bytes(b"x" * 10)
+    assert read_bounded(exact, 10, "exact") == b"x" * 10
+    with pytest.raises(ConfigError, match=r"^exact: file is larger than 9 bytes"):
+        read_bounded(exact, 9, "exact")
+    with pytest.raises(ConfigError, match=r"^gone: cannot read file"):
+        read_bounded(tmp_path / "missing", 9, "gone")
+
+
+def test_read_bounded_raises_the_class_it_is_given(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match=r"^t\.j2: not a regular file \(a folder\)"):
+        read_bounded(tmp_path, 10, "t.j2", error=RenderError)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "dev.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"^dev\.yaml: not a regular file \(a FIFO\)"):
+        load_yaml_file(fifo, "dev.yaml")
+
+
+def test_a_character_device_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^zero: not a regular file \(a character device\)"):
+        read_bounded(Path("/dev/zero"), 10, "zero")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tags:\n  caf\u00e9: a\n  cafe\u0301: b\n",
+        "tags:\n  \u212b: a\n  \u00c5: b\n",  # ANGSTROM SIGN and A WITH RING: NFC-equal
+    ],
+)
+def test_keys_equal_after_nfc_are_duplicates_naming_both_lines(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^e\.yaml:3: tags\..*: duplicate key: .*\(line 2\)"):
+        parse_yaml(text, "e.yaml")
+
+
+def test_keys_that_differ_after_nfc_are_distinct() -> None:
+    doc = parse_yaml("tags:\n  caf\u00e9: a\n  cafe: b\n", "e.yaml")
+    assert doc.data == {"tags": {"caf\u00e9": "a", "cafe": "b"}}
