@@ -491,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "     empty, or cannot be written; nothing is overwritten",
             2: "usage error: bad command line",
         },
-        "tfgen init myproject && tfgen --project-dir myproject render dev",
+        "tfgen init myproject",
     ),
 )
 @click.argument("directory", type=click.Path(path_type=Path))
