@@ -16,10 +16,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.conftest import ROOT
-from tests.moto_server import aws_subprocess_env, running_moto_server
+from tests.moto_server import FAKE_CREDENTIALS, aws_subprocess_env, running_moto_server
 from tests.test_e2e import (
     Clock,
     create_bucket,
@@ -130,6 +131,48 @@ def assert_the_pipeline_is_wired(instances: Mapping[str, dict[str, Any]]) -> Non
     assert granted["kms:Decrypt"] == {key["arn"]}
 
 
+def client(service: str, url: str, region: str) -> Any:
+    """A boto3 client for the emulator, with fake credentials passed explicitly."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def assert_object_events_under_the_prefix_reach_the_queue(
+    url: str, region: str, instances: Mapping[str, dict[str, Any]]
+) -> None:
+    """The rule's pattern and target, and the queue's policy, carry an S3 event to the queue.
+
+    moto cannot emit S3's EventBridge notifications (local.yaml turns them off), so the
+    events S3 would send are put on the default bus directly; moto delivers them at once.
+    """
+    (bucket,) = of_type(instances, "aws_s3_bucket")
+    queue = next(q for q in of_type(instances, "aws_sqs_queue") if q["name"].endswith("-events"))
+    events = client("events", url, region)
+    for key in ("incoming/order-1.json", "elsewhere/order-2.json"):
+        detail = {"bucket": {"name": bucket["bucket"]}, "object": {"key": key}}
+        answer = events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.s3",
+                    "DetailType": "Object Created",
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+        assert answer["FailedEntryCount"] == 0, answer
+    sqs = client("sqs", url, region)
+    received = sqs.receive_message(
+        QueueUrl=queue["url"], MaxNumberOfMessages=10, WaitTimeSeconds=2
+    ).get("Messages", [])
+    keys = [json.loads(m["Body"])["detail"]["object"]["key"] for m in received]
+    assert keys == ["incoming/order-1.json"], keys
+
+
 @pytest.mark.e2e
 @requires_terraform
 def test_the_example_applies_and_destroys_with_state_in_the_rendered_backend(
@@ -174,6 +217,7 @@ def test_the_example_applies_and_destroys_with_state_in_the_rendered_backend(
     for part, required in REQUIRED_TYPES.items():
         assert required <= types, f"{part}: {sorted(required - types)} not in the state"
     assert_the_pipeline_is_wired(applied)
+    assert_object_events_under_the_prefix_reach_the_queue(emulator, backend["region"], applied)
 
     result = terraform(clock, "replan", ["plan", "-detailed-exitcode"], out, env)
     assert result.returncode == 0, failed(result, "second terraform plan (expected no changes)")
