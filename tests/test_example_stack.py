@@ -419,6 +419,20 @@ def test_inputs_and_rules_refuse_with_the_key_they_blame(
     assert tree(out) == before
 
 
+def test_a_derived_name_over_its_aws_limit_is_refused_with_the_room_left(tmp_path: Path) -> None:
+    args = ("--set", "project=abcdefghijklmnopqrst", "--suffix", "pr-with-a-long-branch-name")
+    result = invoke(EXAMPLE, "validate", "dev", *args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "error: environments/dev.yaml: name: the EventBridge rule name "
+        "'abcdefghijklmnopqrst-dev-pr-with-a-long-branch-name-object-created' would have 66 "
+        "characters, AWS allows 64: use an environment name (with its suffix) of at most 28 "
+        "characters, or a shorter project name\n"
+    )
+    fits = invoke(EXAMPLE, "validate", "dev", "--set", "project=abcdefghijklmnopqrst")
+    assert fits.exit_code == 0, fits.output
+
+
 @pytest.fixture
 def example_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "project"
