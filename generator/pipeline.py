@@ -7,16 +7,15 @@ run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.stateke
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.config import (
     ENVIRONMENTS_DIR,
@@ -42,7 +41,12 @@ from generator.statekeys import StateRef, state_key_collisions
 from generator.verify import verify_rendered
 from generator.writer import WriteResult, write_output
 
+if TYPE_CHECKING:
+    import multiprocessing.context
+
 OUT_DIR = "out"
+# Seconds of rendering below which starting worker processes costs more than it saves.
+_POOL_BREAK_EVEN = 0.25
 SUFFIX_OPTION = "--suffix"
 # Lowercase letters, digits and single hyphens; starts and ends with a letter or digit.
 _SUFFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
@@ -435,9 +439,20 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
         for index, task in enumerate(tasks):
             finished(index, _run_task(task))
         return [outcomes[i] for i in range(total)]
+    # Imported here: a run of one environment (most runs) needs no worker processes.
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     # The first environment renders here: it warms the parser and template caches,
-    # which forked workers then inherit instead of each building their own.
+    # which forked workers then inherit instead of each building their own. When the rest
+    # would take less time than starting workers (caches warm, few environments), the
+    # rest renders here too.
+    started = time.perf_counter()
     finished(0, _run_task(tasks[0]))
+    if (time.perf_counter() - started) * (total - 1) < _POOL_BREAK_EVEN:
+        for index in range(1, total):
+            finished(index, _run_task(tasks[index]))
+        return [outcomes[i] for i in range(total)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         futures: dict[Future[_Outcome], int] = {
             pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
@@ -461,6 +476,8 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
 def _mp_context() -> multiprocessing.context.BaseContext:
     # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
     # Windows) the platform default is used and each worker warms its own.
+    import multiprocessing
+
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()

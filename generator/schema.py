@@ -13,6 +13,10 @@ from typing import Any
 
 # The keys every environment has, whatever its stack. Strings that must follow an AWS
 # rule use the engine's named formats (generator.constraints.FORMATS).
+# What AWS allows in tags: letters and numbers of any script, spaces and _ . : / = + - @.
+# (JSON Schema patterns are ECMA-262: \w would be ASCII only, so the classes are named.)
+_TAG_KEY = r"^[\p{L}\p{M}\p{N}_ .:/=+\-@]+$"
+_TAG_VALUE = r"^[\p{L}\p{M}\p{N}_ .:/=+\-@]*$"
 _NULLABLE_URL = {"type": ["string", "null"], "format": "http-url"}
 CORE_SCHEMA: dict[str, Any] = {
     "name": {
@@ -36,11 +40,11 @@ CORE_SCHEMA: dict[str, Any] = {
         "default": {},
         "maxProperties": 40,
         "description": "tags on every resource",
-        "propertyNames": {"minLength": 1, "maxLength": 128, "pattern": r"^[\w .:/=+\-@]+$"},
+        "propertyNames": {"minLength": 1, "maxLength": 128, "pattern": _TAG_KEY},
         "additionalProperties": {
             "type": "string",
             "maxLength": 256,
-            "pattern": r"^[\w .:/=+\-@]*$",
+            "pattern": _TAG_VALUE,
         },
     },
     "backend": {

@@ -18,44 +18,29 @@ its core and passes every other key to the templates as data.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import marshal
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import jinja2
-import jsonschema_rs
 
-from generator.constraints import FORMATS, format_problem, known_format
+from generator import cache
 from generator.errors import ConfigError, Problem
-from generator.jsonpos import JsonError, json_lines, load_json
+from generator.jsonpos import json_lines
 from generator.render import TEMPLATES_DIR, compile_cached, make_env
-from generator.schema import CORE_KEYS, CORE_REQUIRED, CORE_SCHEMA
-from generator.yamlsource import load_yaml_file
+from generator.schema import CORE_SCHEMA
+from generator.stackschema import compile_validator, merged_schema, parse_schema, read_schema
+from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, parse_yaml_bytes, read_bounded
 
 SCHEMA_FILE = "schema.json"
 STACK_FILE = "stack.yaml"
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
-MAX_SCHEMA_BYTES = 1024 * 1024
-# Formats JSON Schema itself defines, which the validator checks; any other name is a typo.
-_STANDARD_FORMATS = frozenset(
-    {
-        "date",
-        "date-time",
-        "time",
-        "duration",
-        "email",
-        "hostname",
-        "ipv4",
-        "ipv6",
-        "uri",
-        "uri-reference",
-        "uuid",
-        "regex",
-        "json-pointer",
-    }
-)
 _RULE_KEYS = frozenset({"key", "rule", "message", "when", "each"})
 _STACK_KEYS = frozenset({"derived", "rules", "not_secret", "description"})
 
@@ -148,10 +133,10 @@ def _load_stack(templates_dir: Path, signature: tuple[Any, ...]) -> Stack:
     text = ""
     stack_schema: dict[str, Any] = {}
     if schema_path.exists() or schema_path.is_symlink():
-        text = _read_schema(schema_path)
-        stack_schema = _parse_schema(text)
-    merged = _merged(stack_schema)
-    validator = _compile(merged, text)
+        text = read_schema(schema_path)
+        stack_schema = parse_schema(text)
+    merged = merged_schema(stack_schema)
+    validator = compile_validator(merged, text)
     derived, rules, not_secret = _load_stack_file(templates_dir, stack_schema)
     return Stack(
         templates_dir=templates_dir,
@@ -165,172 +150,6 @@ def _load_stack(templates_dir: Path, signature: tuple[Any, ...]) -> Stack:
     )
 
 
-# --------------------------------------------------------------------------- schema.json
-
-
-def _schema_error(message: str, text: str = "", path: tuple[str, ...] = ()) -> ConfigError:
-    line = None
-    if text:
-        lines = json_lines(text)
-        for end in range(len(path), -1, -1):
-            if path[:end] in lines:
-                line = lines[path[:end]]
-                break
-    key = ".".join(path) or None
-    return ConfigError(Problem(message, path=f"{TEMPLATES_DIR}/{SCHEMA_FILE}", line=line, key=key))
-
-
-def _read_schema(path: Path) -> str:
-    display = f"{TEMPLATES_DIR}/{SCHEMA_FILE}"
-    try:
-        if not path.is_file():
-            msg = "not a regular file"
-            raise ConfigError.at(msg, path=display)
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_SCHEMA_BYTES + 1)
-    except OSError as err:
-        msg = f"cannot read file: {err.strerror}"
-        raise ConfigError.at(msg, path=display) from err
-    if len(raw) > MAX_SCHEMA_BYTES:
-        msg = f"file is larger than {MAX_SCHEMA_BYTES} bytes"
-        raise ConfigError.at(msg, path=display)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        msg = f"not valid UTF-8 (byte 0x{raw[err.start]:02x})"
-        raise ConfigError.at(msg, path=display) from err
-
-
-def _parse_schema(text: str) -> dict[str, Any]:
-    display = f"{TEMPLATES_DIR}/{SCHEMA_FILE}"
-    try:
-        schema = load_json(text)
-    except JsonError as err:
-        raise ConfigError.at(err.message, path=display, line=err.line) from err
-    if not isinstance(schema, dict):
-        msg = "the schema must be a JSON object"
-        raise ConfigError.at(msg, path=display, line=1)
-    dialect = schema.get("$schema", DIALECT)
-    if dialect != DIALECT:
-        msg = f"$schema must be {DIALECT!r} (draft 2020-12), not {dialect!r}"
-        raise _schema_error(msg, text, ("$schema",))
-    try:
-        jsonschema_rs.meta.validate(schema)
-    except jsonschema_rs.ValidationError as err:
-        path = tuple(str(p) for p in err.instance_path)
-        msg = f"not a valid JSON Schema: {err.message}"
-        raise _schema_error(msg, text, path) from err
-    except jsonschema_rs.ReferencingError as err:
-        msg = f"not a valid JSON Schema: {err}"
-        raise _schema_error(msg, text) from err
-    problems = [*_walk_schema(schema, ()), *_top_level_problems(schema)]
-    if problems:
-        raise ConfigError(*(_schema_error(m, text, p).problems[0] for p, m in problems))
-    return schema
-
-
-def _walk_schema(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
-    """Remote references and unknown formats, anywhere in the schema."""
-    found: list[tuple[tuple[str, ...], str]] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            here = (*path, key)
-            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-                if not value.startswith("#"):
-                    found.append(
-                        (here, f"only local references ('#/...') are allowed, not {value!r}")
-                    )
-            elif key == "format" and isinstance(value, str):
-                if not (known_format(value) or value in _STANDARD_FORMATS):
-                    found.append((here, _unknown_format(value)))
-            elif key in ("properties", "patternProperties", "$defs", "dependentSchemas"):
-                if isinstance(value, dict):
-                    for name, sub in value.items():
-                        found.extend(_walk_schema(sub, (*here, name)))
-                continue
-            found.extend(_walk_schema(value, here))
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            found.extend(_walk_schema(item, (*path, str(index))))
-    return found
-
-
-def _unknown_format(name: str) -> str:
-    import difflib
-
-    known = [*FORMATS, *_STANDARD_FORMATS]
-    hint = difflib.get_close_matches(name, known, n=1)
-    extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(sorted(FORMATS))})"
-    return f"unknown format {name!r}{extra}"
-
-
-def _top_level_problems(schema: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    found: list[tuple[tuple[str, ...], str]] = []
-    if schema.get("type", "object") != "object":
-        found.append((("type",), "the schema of environment files must be of type 'object'"))
-    properties = schema.get("properties", {})
-    found.extend(
-        (("properties", key), f"{key!r} is an engine key: the engine declares and checks it")
-        for key in properties
-        if key in CORE_KEYS
-    )
-    found.extend(
-        (("required",), f"{key!r} is an engine key: the engine decides whether it is required")
-        for key in schema.get("required", [])
-        if key in CORE_KEYS
-    )
-    return found
-
-
-def _merged(stack_schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema every environment is validated against: the engine's core plus the stack's."""
-    properties = {**CORE_SCHEMA, **stack_schema.get("properties", {})}
-    merged: dict[str, Any] = {
-        "$schema": DIALECT,
-        "title": stack_schema.get("title", "tfgen environment"),
-        "type": "object",
-        "properties": properties,
-        "required": [*CORE_REQUIRED, *stack_schema.get("required", [])],
-        # No schema: the engine checks its core; every other key is data for the templates.
-        "additionalProperties": not stack_schema,
-    }
-    for key in ("$defs", "description", "allOf", "anyOf", "oneOf", "if", "then", "else"):
-        if key in stack_schema:
-            merged[key] = stack_schema[key]
-    return merged
-
-
-def _format_names(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        value = node.get("format")
-        if isinstance(value, str):
-            found.add(value)
-        for sub in node.values():
-            found |= _format_names(sub)
-    elif isinstance(node, list):
-        for sub in node:
-            found |= _format_names(sub)
-    return found
-
-
-def _compile(schema: dict[str, Any], text: str) -> Any:
-    formats: dict[str, Callable[..., bool]] = {
-        name: functools.partial(_format_ok, name)
-        for name in _format_names(schema)
-        if known_format(name)
-    }
-    try:
-        return jsonschema_rs.validator_for(schema, formats=formats, validate_formats=True)
-    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as err:
-        msg = f"the schema cannot be compiled: {err}"
-        raise _schema_error(msg, text) from err
-
-
-def _format_ok(name: str, value: str) -> bool:
-    return format_problem(name, value) is None
-
-
 # --------------------------------------------------------------------------- stack.yaml
 
 
@@ -341,8 +160,13 @@ def _load_stack_file(
     display = f"{TEMPLATES_DIR}/{STACK_FILE}"
     if not (path.exists() or path.is_symlink()):
         return (), (), ()
-    doc = load_yaml_file(path, display)
+    raw = read_bounded(path, MAX_FILE_BYTES, display)
     env = make_env(templates_dir)
+    entry_key = _entry_key(raw, stack_schema, env)
+    doc, codes = _cached_entry(entry_key)
+    stored = doc is not None
+    if doc is None:
+        doc = parse_yaml_bytes(raw, display)
     problems: list[Problem] = []
 
     def problem(message: str, key: tuple[str, ...]) -> None:
@@ -353,38 +177,116 @@ def _load_stack_file(
         if key not in _STACK_KEYS:
             problem(f"unknown key (allowed: {', '.join(sorted(_STACK_KEYS))})", (key,))
     inputs = set(CORE_SCHEMA) | set(stack_schema.get("properties", {}))
-    derived = _derived(doc.data.get("derived", {}), env, inputs, problem, doc.lines)
-    rules = _rules(doc.data.get("rules", []), env, problem, doc.lines)
+    derived = _derived(doc.data.get("derived", {}), env, inputs, problem, doc.lines, codes)
+    rules = _rules(doc.data.get("rules", []), env, problem, doc.lines, codes)
     not_secret = doc.data.get("not_secret", [])
     if not isinstance(not_secret, list) or not all(isinstance(x, str) for x in not_secret):
         problem("not_secret is a list of dotted keys (globs such as tags.TOKEN_*)", ("not_secret",))
         not_secret = []
     if problems:
         raise ConfigError(*problems)
+    if not stored:
+        _store_entry(entry_key, doc, codes)
     return derived, rules, tuple(not_secret)
 
 
+# One cache entry per stack file: its parsed YAML (with lines) and the compiled code of every
+# expression and message, so a warm run reads one file instead of parsing YAML and opening
+# one bytecode file per expression. Keyed by the file's bytes, the schema (its input names
+# decide which derived names are allowed), and the versions that shape compiled code. An
+# entry that is not exactly what this code writes is a miss; every check still runs on it.
+_ENTRY_FORMAT = 1
+_ENTRY_LIMIT = 8 * 1024 * 1024
+
+
+def _entry_key(raw: bytes, stack_schema: dict[str, Any], env: jinja2.Environment) -> str | None:
+    if env.bytecode_cache is None:  # caches are off
+        return None
+    salt = getattr(env.bytecode_cache, "salt", "")
+    digest = hashlib.sha256()
+    for part in (
+        str(_ENTRY_FORMAT),
+        sys.version,
+        jinja2.__version__,
+        salt,
+        json.dumps(sorted(stack_schema.get("properties", {}))),
+    ):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def _cached_entry(key: str | None) -> tuple[YamlDoc | None, dict[str, CodeType]]:
+    folder = cache.folder("stack") if key is not None else None
+    data = cache.read(folder, key, _ENTRY_LIMIT) if folder is not None and key else None
+    if data is None:
+        return None, {}
+    try:
+        entry = marshal.loads(data)  # noqa: S302 - a private, user-owned cache, as Jinja's
+    except (EOFError, ValueError, TypeError):
+        return None, {}
+    if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _ENTRY_FORMAT):
+        return None, {}
+    _, body, lines, codes = entry
+    if not (
+        isinstance(body, dict)
+        and isinstance(lines, list)
+        and all(
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], tuple)
+            and all(isinstance(p, str) for p in item[0])
+            and isinstance(item[1], int)
+            for item in lines
+        )
+        and isinstance(codes, dict)
+        and all(isinstance(k, str) and isinstance(v, CodeType) for k, v in codes.items())
+    ):
+        return None, {}
+    doc = YamlDoc(path=f"{TEMPLATES_DIR}/{STACK_FILE}", data=body, lines=dict(lines))
+    return doc, dict(codes)
+
+
+def _store_entry(key: str | None, doc: YamlDoc, codes: dict[str, CodeType]) -> None:
+    folder = cache.folder("stack") if key is not None else None
+    if folder is None or key is None:
+        return
+    try:
+        data = marshal.dumps((_ENTRY_FORMAT, doc.data, list(doc.lines.items()), codes))
+    except ValueError:  # a value marshal cannot write: simply not cached
+        return
+    cache.write(folder, key, data)
+
+
 def _compile_expression(
-    env: jinja2.Environment, source: Any, key: tuple[str, ...], problem: Callable[..., None]
+    env: jinja2.Environment,
+    source: Any,
+    key: tuple[str, ...],
+    problem: Callable[..., None],
+    codes: dict[str, CodeType],
 ) -> Expression | None:
     if not isinstance(source, str) or not source.strip():
         problem("expected a Jinja expression (a non-empty string)", key)
         return None
     try:
-        return compile_cached(env, source, expression=True)  # type: ignore[no-any-return]
+        return compile_cached(env, source, expression=True, codes=codes)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"expression syntax error: {err.message}", key)
         return None
 
 
 def _compile_template(
-    env: jinja2.Environment, source: Any, key: tuple[str, ...], problem: Callable[..., None]
+    env: jinja2.Environment,
+    source: Any,
+    key: tuple[str, ...],
+    problem: Callable[..., None],
+    codes: dict[str, CodeType],
 ) -> jinja2.Template | None:
     if not isinstance(source, str) or not source.strip():
         problem("expected a string (it may use {{ ... }})", key)
         return None
     try:
-        return compile_cached(env, source, expression=False)  # type: ignore[no-any-return]
+        return compile_cached(env, source, expression=False, codes=codes)  # type: ignore[no-any-return]
     except jinja2.TemplateSyntaxError as err:
         problem(f"template syntax error: {err.message}", key)
         return None
@@ -396,6 +298,7 @@ def _derived(
     inputs: set[str],
     problem: Callable[..., None],
     lines: dict[tuple[str, ...], int],
+    codes: dict[str, CodeType],
 ) -> tuple[Derived, ...]:
     if not isinstance(raw, dict):
         problem("derived is a mapping of name: expression", ("derived",))
@@ -409,7 +312,7 @@ def _derived(
         if name in inputs:
             problem(f"{name!r} is an input key; a derived value needs a name of its own", key)
             continue
-        expression = _compile_expression(env, source, key, problem)
+        expression = _compile_expression(env, source, key, problem, codes)
         if expression is not None:
             found.append(Derived(name, source, expression, lines.get(key)))
     return tuple(found)
@@ -420,6 +323,7 @@ def _rules(
     env: jinja2.Environment,
     problem: Callable[..., None],
     lines: dict[tuple[str, ...], int],
+    codes: dict[str, CodeType],
 ) -> tuple[Rule, ...]:
     if not isinstance(raw, list):
         problem("rules is a list of {key, rule, message[, when, each]}", ("rules",))
@@ -438,14 +342,14 @@ def _rules(
                 problem(f"a rule needs {name!r}", here)
         if not {"key", "rule", "message"} <= set(item):
             continue
-        rule = _compile_expression(env, item["rule"], (*here, "rule"), problem)
-        key = _compile_template(env, item["key"], (*here, "key"), problem)
-        message = _compile_template(env, item["message"], (*here, "message"), problem)
+        rule = _compile_expression(env, item["rule"], (*here, "rule"), problem, codes)
+        key = _compile_template(env, item["key"], (*here, "key"), problem, codes)
+        message = _compile_template(env, item["message"], (*here, "message"), problem, codes)
         when = each = None
         if "when" in item:
-            when = _compile_expression(env, item["when"], (*here, "when"), problem)
+            when = _compile_expression(env, item["when"], (*here, "when"), problem, codes)
         if "each" in item:
-            each = _compile_expression(env, item["each"], (*here, "each"), problem)
+            each = _compile_expression(env, item["each"], (*here, "each"), problem, codes)
         if rule is None or key is None or message is None:
             continue
         if ("when" in item and when is None) or ("each" in item and each is None):

@@ -25,6 +25,7 @@ def _dying(task: Any) -> Any:
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on fork sharing the patched worker")
 def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(pipeline, "_run_task", _dying)
+    monkeypatch.setattr(pipeline, "_POOL_BREAK_EVEN", 0.0)  # always start the workers
     report = pipeline.generate(
         pipeline.RunOptions(
             project_dir=project, environments=["dev", "staging"], environ=GOLDEN_ENVIRON, workers=2
@@ -40,3 +41,21 @@ def test_a_dead_worker_fails_its_environment_only(project: Path, monkeypatch: An
     ]
     assert (project / "out" / "dev" / "backend.hcl").is_file()
     assert not (project / "out" / "staging").exists()
+
+
+def test_a_quick_run_renders_in_process(project: Path, monkeypatch: Any) -> None:
+    """When the first environment shows the rest would take less than starting workers."""
+    import concurrent.futures
+
+    def no_pool(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("no worker pool for a quick run")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(pipeline, "_POOL_BREAK_EVEN", 3600.0)
+    report = pipeline.generate(
+        pipeline.RunOptions(
+            project_dir=project, all_environments=True, environ=GOLDEN_ENVIRON, workers=2
+        )
+    )
+    assert report.failure() is None
+    assert {r.name for r in report.results} >= {"dev", "staging", "prod"}

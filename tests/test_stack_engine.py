@@ -496,3 +496,68 @@ def test_not_secret_lets_a_declared_key_through(tmp_path: Path) -> None:
     )
     assert "TOKEN_BUCKET" not in errors(result)
     assert "ghp-literal" not in result.output
+
+
+def test_tags_take_letters_of_any_script(tmp_path: Path) -> None:
+    root = one_bucket(tmp_path)
+    (root / "environments/dev.yaml").write_text(
+        "bucket_name: acme-x\ntags:\n  Équipe: données\n  チーム: 中文\n  bad!: x\n", "utf-8"
+    )
+    result = run(root, "validate", "dev")
+    assert result.exit_code == 1
+    assert errors(result).count("error:") == 1
+    assert "environments/dev.yaml:5: tags.bad!: the key 'bad!' is not allowed here" in errors(
+        result
+    )
+
+
+# --------------------------------------------------------------------------- stack cache
+
+
+def _fresh_load(root: Path) -> Any:
+    from generator import stack as stack_module
+
+    stack_module._load_stack.cache_clear()
+    return stack_module.load_stack(root / "templates")
+
+
+def _entries(cache_home: Path) -> list[Path]:
+    folder = cache_home / "tfgen" / "stack"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_stack_is_cached_whole_and_a_bad_entry_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    root = one_bucket(tmp_path, extra=with_schema(stack=STACK))
+    first = _fresh_load(root)
+    (entry,) = _entries(home)
+    second = _fresh_load(root)  # from the entry
+    assert [d.name for d in second.derived] == [d.name for d in first.derived]
+    assert [r.line for r in second.rules] == [r.line for r in first.rules]
+    config = load_environment(root, "dev").config
+    assert config.values["full_bucket"] == "acme-dev-acme-data-dev"
+    for garbage in (b"", b"\x00" * 10, entry.read_bytes()[:-7]):
+        entry.write_bytes(garbage)
+        again = _fresh_load(root)  # a miss: parsed and compiled again, then stored anew
+        assert [d.name for d in again.derived] == [d.name for d in first.derived]
+    # An edit is never served from the cache: the entry is keyed by the file's bytes.
+    (root / "templates" / "stack.yaml").write_text("derived:\n  x: \"'edited'\"\n", "utf-8")
+    assert [d.name for d in _fresh_load(root).derived] == ["x"]
+
+
+def test_no_cache_writes_no_stack_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setenv("TFGEN_NO_CACHE", "1")
+    from generator.render import make_env
+
+    make_env.cache_clear()
+    try:
+        root = one_bucket(tmp_path, extra=with_schema(stack=STACK))
+        _fresh_load(root)
+        assert _entries(home) == []
+    finally:
+        make_env.cache_clear()

@@ -64,8 +64,7 @@ def test_the_cache_folder_keeps_only_the_newest_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_CompiledTemplateCache, "CACHE_ENTRIES", 5)
-    cache = _CompiledTemplateCache("salt")
-    cache.directory = str(tmp_path)
+    cache = _CompiledTemplateCache("salt", str(tmp_path))
     for i in range(12):
         entry = tmp_path / (_CompiledTemplateCache.PATTERN % f"{i:02d}")
         entry.write_bytes(b"x")
@@ -89,3 +88,17 @@ def test_an_unwritable_cache_never_fails_a_render(project: Path, tmp_path: Path)
     files = render_environment(loaded.config, project / TEMPLATES_DIR, source=loaded.source)
     assert files == expected
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_cache_lives_in_tfgens_private_folder_and_turns_off(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_env.cache_clear()
+    env = make_env(project / TEMPLATES_DIR)
+    assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
+    assert Path(env.bytecode_cache.directory).name == "jinja"
+    assert Path(env.bytecode_cache.directory).parent.name == "tfgen"
+    monkeypatch.setenv("TFGEN_NO_CACHE", "1")
+    make_env.cache_clear()
+    assert make_env(project / TEMPLATES_DIR).bytecode_cache is None
+    make_env.cache_clear()
