@@ -479,3 +479,41 @@ def bootstrap(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``tfgen`` console script."""
     cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
+
+
+@cli.command(
+    name="init",
+    short_help="Write a minimal project into a new or empty folder.",
+    epilog=epilog(
+        {
+            0: "success",
+            1: "DIRECTORY is a symbolic link, a file or a folder that is not\n"
+            "     empty, or cannot be written; nothing is overwritten",
+            2: "usage error: bad command line",
+        },
+        "tfgen init myproject",
+    ),
+)
+@click.argument("directory", type=click.Path(path_type=Path))
+@global_options
+@click.pass_context
+def init_command(ctx: click.Context, directory: Path) -> None:
+    """Write a minimal project into a new or empty DIRECTORY.
+
+    environments/ (a shared layer and dev), templates/ (the terraform block, the provider,
+    backend.hcl, one S3 bucket and the schema of the stack's keys) and a .gitignore.
+    """
+    from generator.scaffold import init_project
+
+    def action() -> None:
+        result = init_project(directory)
+        for name in result.files:
+            click.echo(f"{result.directory / name}", err=True)
+        click.echo(
+            f"next: edit {result.directory / 'environments' / '_defaults.yaml'} "
+            f"(project, region, backend.bucket), then: "
+            f"tfgen --project-dir {result.directory} render dev",
+            err=True,
+        )
+
+    _run(ctx, action)

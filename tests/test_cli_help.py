@@ -24,6 +24,7 @@ OWN_CODES = {
     "list": {0, 1, 2},
     "schema": {0, 1, 2},
     "bootstrap": {0, 1, 2, 3},
+    "init": {0, 1, 2},
 }
 
 
