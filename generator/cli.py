@@ -137,7 +137,7 @@ def _exit_after_report(
 def cli() -> None:
     """Render environments/<env>.yaml into verified, plain Terraform under out/<env>/.
 
-    --project-dir and --debug may be given before or after the command name.
+    --project-dir, --debug and --no-cache may be given before or after the command name.
     """
 
 
