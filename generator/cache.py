@@ -24,8 +24,8 @@ from pathlib import Path
 
 NO_CACHE_VARIABLE = "TFGEN_NO_CACHE"
 FOLDER_NAME = "tfgen"
-MAX_ENTRIES = 2000
-MAX_BYTES = 64 * 1024 * 1024
+MAX_ENTRIES = 20_000
+MAX_BYTES = 128 * 1024 * 1024
 # Pruning goes below the bounds by this fraction, so it does not run on every write.
 _PRUNE_TO = 0.9
 PRUNE_EVERY = 64
