@@ -256,6 +256,7 @@ RENDER_FRESH = "tfgen render prod (fresh out/, caches warm)"
 RENDER_COLD = "tfgen render prod (fresh out/, every tfgen cache empty)"
 RENDER_NO_CACHE = "tfgen --no-cache render prod (fresh out/)"
 CHECK_ALL = "tfgen check --all (shipped environments, caches warm)"
+CHECK_ALL_ONE = "tfgen check --all --jobs 1 (shipped environments, caches warm)"
 WHEEL_WARM = "wheel: tfgen render prod (up to date, caches warm)"
 WHEEL_COLD = "wheel: tfgen render prod (fresh out/, every tfgen cache empty)"
 RENDER_CASES = (RENDER_WARM, RENDER_FRESH, RENDER_COLD, RENDER_NO_CACHE, WHEEL_WARM, WHEEL_COLD)
@@ -367,7 +368,11 @@ def cold_cli(
         if sample.rc != 0:
             msg = f"tfgen render --all (before check --all) exited {sample.rc}:\n"
             raise RuntimeError(msg + sample.stderr[-2000:])
-        cases.append(Case(CHECK_ALL, lambda _: [*tfgen, "check", "--all", "--out", str(checked)]))
+        check = [*tfgen, "check", "--all", "--out", str(checked)]
+        cases.append(Case(CHECK_ALL, lambda _: check))
+        if features.jobs_option:
+            one = [*check, features.jobs_option, "1"]
+            cases.append(Case(CHECK_ALL_ONE, lambda _: one))
     if wheel.tfgen is not None:
         # The wheel's own code: no checkout on PYTHONPATH (the console script's folder is
         # sys.path[0], so the checkout in the working directory is not imported either).
@@ -941,6 +946,8 @@ def main() -> int:
         f"{secs(median_wall(RENDER_FRESH) or 0.0)}; with `--no-cache`: "
         f"{secs(median_wall(RENDER_NO_CACHE) or 0.0)}.",
     ]
+    if (one_job := median_wall(CHECK_ALL_ONE)) is not None:
+        others.append(f"- `tfgen check --all --jobs 1`, caches warm: {secs(one_job)}.")
     for size in TARGET_ALL:
         first = [r for r in all_runs if r.size == size and r.label == ALL_FIRST]
         if first:
@@ -1000,8 +1007,15 @@ def main() -> int:
             f"out/; warm in-process load+validate+render+verify per environment: {per_env}; "
             "interpreter and imports as for `render prod` (above); CPU "
             f"{secs(median_cpu(CHECK_ALL) or 0.0)} for the wall above (worker processes "
-            "start and import the engine again)."
+            "start and import the engine again)"
+            + (
+                f"; with one job (no worker processes): {secs(one_wall)}."
+                if (one_wall := median_wall(CHECK_ALL_ONE)) is not None
+                else "."
+            )
         )
+    from generator.cache import MAX_ENTRIES as max_entries
+
     for size, target in TARGET_ALL.items():
         wall, cpu = all_wall(size)
         if wall is not None and wall > target:
@@ -1009,12 +1023,23 @@ def main() -> int:
             split = ", ".join(
                 f"{k} {ms(synthetic[k]['median'])}" for k in STAGES[:4] if k in synthetic
             )
+            files = synthetic.get("files", {}).get("median", 0.0)
+            needed = int(files * size)
+            bound = ""
+            if needed > max_entries:
+                bound = (
+                    f" Its {size} environments need about {needed} parse-cache entries "
+                    f"({files:.0f} files each, every one naming its environment) but the "
+                    f"parse cache keeps {max_entries}: least recently used goes first, so "
+                    "a run over them all evicts each entry before it is read again and "
+                    "the *warm* run parses (and writes) nearly every file anew."
+                )
             misses.append(
                 f"- `render --all` over {size} environments is over its target by "
                 f"{secs(wall - target)} ({ms(wall / size)} per environment, CPU {secs(cpu)}, "
                 f"CPU/wall {cpu / wall:.2f}). One environment like the synthetic ones "
-                f"(`{base_name}`, warm, in process): {split or 'not measured'}. See section 3 "
-                "for the scaling and the parse cache's size."
+                f"(`{base_name}`, warm, in process): {split or 'not measured'}; its first "
+                "run, when every file is a parse miss, is in section 3." + bound
             )
     if render_rss / 1024 > TARGET_RENDER_RSS_MIB:
         misses.append(
