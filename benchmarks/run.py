@@ -617,16 +617,15 @@ def machine() -> list[str]:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
-    commit = (
-        subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        or "unknown"
-    )
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    commit = git("describe", "--always") or "unknown"
+    # Changes to the files tested, not to the report this run rewrites.
+    if git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/RESULTS.md"):
+        commit += " plus uncommitted changes"
     mem = "unknown"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
