@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generator import doccache
 from generator.constraints import ENV_NAME_RE
 from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
@@ -46,6 +44,8 @@ class Override:
         if not sep or not all(path):
             msg = f"expected dotted.key=value, got {text!r}"
             raise ConfigError.at(msg, path=SET_ORIGIN)
+        import yaml  # here: most runs have no --set, and need no YAML parser otherwise
+
         try:
             value = yaml.safe_load(raw) if raw.strip() else raw
         except yaml.YAMLError:
@@ -274,21 +274,27 @@ def _load_doc(file: Path, display: str) -> YamlDoc:
     """A file's YAML, parsed once per process for each content it has had.
 
     ``tfgen render --all`` layers ``_defaults.yaml`` (and shared layers) under every
-    environment; a worker parses each once. The cache is keyed by the file's bytes, so an
+    environment; a worker parses each once, and a later run reads the parse back from the
+    cache folder (:mod:`generator.doccache`). Both are keyed by the file's bytes, so an
     edit is never missed; the data is copied per use, so no caller can change another's.
     """
     raw = read_bounded(file, MAX_FILE_BYTES, display)
-    key = (display, hashlib.sha256(raw).hexdigest())
+    key = doccache.entry_key("environment", display, raw)
     doc = _PARSED.get(key)
     if doc is None:
-        doc = parse_yaml_bytes(raw, display)
+        found = doccache.read(key, display)
+        if found is not None:
+            doc = found[0]
+        else:
+            doc = parse_yaml_bytes(raw, display)
+            doccache.write(key, doc)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         _PARSED[key] = doc
     return YamlDoc(path=doc.path, data=copy.deepcopy(doc.data), lines=doc.lines)
 
 
-_PARSED: dict[tuple[str, str], YamlDoc] = {}
+_PARSED: dict[str, YamlDoc] = {}
 _PARSED_MAX = 256
 
 

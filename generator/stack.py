@@ -18,9 +18,7 @@ its core and passes every other key to the templates as data.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import marshal
 import os
 import sys
 from collections.abc import Callable
@@ -31,7 +29,7 @@ from typing import Any
 
 import jinja2
 
-from generator import cache
+from generator import doccache
 from generator.errors import ConfigError, Problem
 from generator.jsonpos import json_lines
 from generator.render import TEMPLATES_DIR, compile_cached, make_env
@@ -190,72 +188,43 @@ def _load_stack_file(
     return derived, rules, tuple(not_secret)
 
 
-# One cache entry per stack file: its parsed YAML (with lines) and the compiled code of every
-# expression and message, so a warm run reads one file instead of parsing YAML and opening
-# one bytecode file per expression. Keyed by the file's bytes, the schema (its input names
-# decide which derived names are allowed), and the versions that shape compiled code. An
-# entry that is not exactly what this code writes is a miss; every check still runs on it.
-_ENTRY_FORMAT = 1
-_ENTRY_LIMIT = 8 * 1024 * 1024
+# One cache entry per stack file (generator.doccache): its parsed YAML with lines and the
+# compiled code of every expression and message, so a warm run reads one file instead of
+# parsing YAML and opening one bytecode file per expression. Keyed by the file's bytes, the
+# schema's input names (they decide which derived names are allowed) and what shapes
+# compiled code. Every check of the stack file still runs on what the entry holds.
 
 
 def _entry_key(raw: bytes, stack_schema: dict[str, Any], env: jinja2.Environment) -> str | None:
     if env.bytecode_cache is None:  # caches are off
         return None
-    salt = getattr(env.bytecode_cache, "salt", "")
-    digest = hashlib.sha256()
-    for part in (
-        str(_ENTRY_FORMAT),
+    return doccache.entry_key(
+        "stack",
+        f"{TEMPLATES_DIR}/{STACK_FILE}",
+        raw,
         sys.version,
         jinja2.__version__,
-        salt,
+        getattr(env.bytecode_cache, "salt", ""),
         json.dumps(sorted(stack_schema.get("properties", {}))),
-    ):
-        digest.update(part.encode("utf-8") + b"\0")
-    digest.update(raw)
-    return digest.hexdigest()
+    )
 
 
 def _cached_entry(key: str | None) -> tuple[YamlDoc | None, dict[str, CodeType]]:
-    folder = cache.folder("stack") if key is not None else None
-    data = cache.read(folder, key, _ENTRY_LIMIT) if folder is not None and key else None
-    if data is None:
+    found = doccache.read(key, f"{TEMPLATES_DIR}/{STACK_FILE}") if key is not None else None
+    if found is None:
         return None, {}
-    try:
-        entry = marshal.loads(data)  # noqa: S302 - a private, user-owned cache, as Jinja's
-    except (EOFError, ValueError, TypeError):
-        return None, {}
-    if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _ENTRY_FORMAT):
-        return None, {}
-    _, body, lines, codes = entry
+    doc, codes = found
     if not (
-        isinstance(body, dict)
-        and isinstance(lines, list)
-        and all(
-            isinstance(item, tuple)
-            and len(item) == 2
-            and isinstance(item[0], tuple)
-            and all(isinstance(p, str) for p in item[0])
-            and isinstance(item[1], int)
-            for item in lines
-        )
-        and isinstance(codes, dict)
+        isinstance(codes, dict)
         and all(isinstance(k, str) and isinstance(v, CodeType) for k, v in codes.items())
     ):
         return None, {}
-    doc = YamlDoc(path=f"{TEMPLATES_DIR}/{STACK_FILE}", data=body, lines=dict(lines))
     return doc, dict(codes)
 
 
 def _store_entry(key: str | None, doc: YamlDoc, codes: dict[str, CodeType]) -> None:
-    folder = cache.folder("stack") if key is not None else None
-    if folder is None or key is None:
-        return
-    try:
-        data = marshal.dumps((_ENTRY_FORMAT, doc.data, list(doc.lines.items()), codes))
-    except ValueError:  # a value marshal cannot write: simply not cached
-        return
-    cache.write(folder, key, data)
+    if key is not None:
+        doccache.write(key, doc, codes)
 
 
 def _compile_expression(

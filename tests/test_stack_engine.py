@@ -512,7 +512,7 @@ def _fresh_load(root: Path) -> Any:
 
 
 def _entries(cache_home: Path) -> list[Path]:
-    folder = cache_home / "tfgen" / "stack"
+    folder = cache_home / "tfgen" / "yaml"
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
