@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 NO_CACHE_VARIABLE = "TFGEN_NO_CACHE"
@@ -132,6 +131,8 @@ def write(sub: Path, name: str, data: bytes) -> None:
     """
     tmp: Path | None = None
     try:
+        import tempfile  # here: only a cache miss writes
+
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=sub)  # 0600, O_EXCL
         tmp = Path(tmp_name)
         with os.fdopen(fd, "wb") as handle:

@@ -7,7 +7,6 @@ never load Jinja, the HCL parser or the schema validator.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,11 +59,15 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
         action()
     except TfgenError as err:
         if debug_of(ctx):
+            import traceback
+
             traceback.print_exc()
         echo_problems(err.problems)
         ctx.exit(err.exit_code)
     except OSError as err:  # a filesystem failure outside the core's own checks
         if debug_of(ctx):
+            import traceback
+
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
         ctx.exit(EXIT_INPUT)
@@ -74,6 +77,8 @@ def _trace(err: BaseException) -> str | None:
     """The traceback of an error raised in this process, as text (for ``--debug``)."""
     if err.__traceback__ is None:
         return None
+    import traceback
+
     return "".join(traceback.format_exception(err))
 
 

@@ -6,7 +6,6 @@ Validation itself is the stack's (:mod:`generator.validate` against :mod:`genera
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -95,6 +94,8 @@ def check_environment_name(project_dir: Path, name: str) -> Path:
     file = environments_dir(project_dir) / f"{name}.yaml"
     if not _present(file):
         known = list_environments(project_dir)
+        import difflib  # here: only a mistyped name needs it
+
         hint = difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
         listed = ", ".join(known) if known else "none"

@@ -11,7 +11,6 @@ import os
 import re
 import sys
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,6 +389,8 @@ def _state_ref(rendered: Rendered) -> StateRef:
 
 
 def _trace(err: BaseException) -> str:
+    import traceback  # here: only a failure needs it
+
     return "".join(traceback.format_exception(err))
 
 
