@@ -13,7 +13,7 @@ from typing import Any
 import hcl2
 import hcl2.parser
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator import _hclparse, cache
@@ -311,6 +311,9 @@ VALUES = st.recursive(
 )
 
 
+# 200 examples even in CI: each parses twice through lark (about 80 ms); the 500-example
+# properties of test_properties.py already drive the same filters through every template.
+@settings(max_examples=min(200, settings().max_examples))
 @given(st.dictionaries(KEYS, VALUES, min_size=1, max_size=6), st.text(max_size=30))
 def test_generated_hcl_parses_the_same_from_the_cache(tags: dict[str, Any], name: str) -> None:
     text = (
