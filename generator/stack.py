@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -31,7 +31,6 @@ import jinja2
 
 from generator import doccache
 from generator.errors import ConfigError, Problem
-from generator.jsonpos import json_lines
 from generator.render import TEMPLATES_DIR, compile_cached, make_env
 from generator.schema import CORE_SCHEMA
 from generator.stackschema import compile_validator, merged_schema, parse_schema, read_schema
@@ -76,31 +75,9 @@ class Stack:
     templates_dir: Path
     schema: dict[str, Any]
     validator: Any
-    has_schema: bool
     derived: tuple[Derived, ...] = ()
     rules: tuple[Rule, ...] = ()
     not_secret: tuple[str, ...] = ()
-    schema_text: str = field(default="", repr=False)
-
-    @property
-    def schema_display(self) -> str:
-        """How the schema file is named in messages."""
-        return f"{TEMPLATES_DIR}/{SCHEMA_FILE}"
-
-    def schema_line(self, path: tuple[str, ...]) -> int | None:
-        """The line of a schema node in ``schema.json``, by its path (None when unknown)."""
-        if not self.schema_text:
-            return None
-        lines = _lines_of(self.schema_text)
-        for end in range(len(path), -1, -1):
-            if path[:end] in lines:
-                return lines[path[:end]]
-        return None
-
-
-@functools.lru_cache(maxsize=4)
-def _lines_of(text: str) -> dict[tuple[str, ...], int]:
-    return json_lines(text)
 
 
 def load_stack(templates_dir: Path) -> Stack:
@@ -140,11 +117,9 @@ def _load_stack(templates_dir: Path, signature: tuple[Any, ...]) -> Stack:
         templates_dir=templates_dir,
         schema=merged,
         validator=validator,
-        has_schema=bool(text),
         derived=derived,
         rules=rules,
         not_secret=not_secret,
-        schema_text=text,
     )
 
 
