@@ -16,12 +16,12 @@ from generator import doccache
 from generator.constraints import ENV_NAME_RE
 from generator.errors import ConfigError
 from generator.interpolate import KeyPath, interpolate_tree
-from generator.schema import EnvironmentConfig, build_config
+from generator.schema import EnvironmentConfig, build_config, fill_core_defaults
 from generator.secrets import check_no_secrets
 from generator.yamlsource import MAX_FILE_BYTES, YamlDoc, parse_yaml_bytes, read_bounded
 
 ENVIRONMENTS_DIR = "environments"
-TEMPLATES_DIR = "templates"
+TEMPLATES_DIR = "templates"  # the stack: templates, schema.json, stack.yaml
 DEFAULTS_LAYER = "_defaults"
 SET_ORIGIN = "--set"
 
@@ -217,17 +217,15 @@ def describe_environment(
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
-    backend = data.get("backend") if isinstance(data.get("backend"), dict) else {}
-    project = text(data.get("project"))
-    key = text(backend.get("key"))
-    if "key" not in backend and project is not None:
-        key = f"{project}/{name}/terraform.tfstate"  # the schema's default
+    data = fill_core_defaults({**data, "name": name})  # the default key, as validation has it
+    found = data.get("backend")
+    backend: dict[str, Any] = found if isinstance(found, dict) else {}
     return EnvironmentSummary(
         name=name,
         source=source,
         region=text(data.get("region")),
         bucket=text(backend.get("bucket")),
-        key=key,
+        key=text(backend.get("key")),
         endpoint=text(data.get("endpoint")),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from generator.config import TEMPLATES_DIR
 from generator.errors import Problem, RenderError
 from generator.sandbox import (
     RENDER_SECONDS,
@@ -38,7 +39,6 @@ __all__ = [
     "time_limit",
 ]
 
-TEMPLATES_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
 # Bounds on what a template may produce or take (documented in the README).
 MAX_FILE_OUTPUT = 4 * 1024 * 1024  # characters per rendered file

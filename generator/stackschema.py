@@ -16,12 +16,12 @@ from typing import Any
 
 import jsonschema_rs
 
+from generator.config import TEMPLATES_DIR
 from generator.constraints import FORMATS, format_problem, known_format
 from generator.errors import ConfigError, Problem
 from generator.jsonpos import JsonError, json_lines, load_json
 from generator.schema import CORE_KEYS, CORE_REQUIRED, CORE_SCHEMA
 
-TEMPLATES_DIR = "templates"
 SCHEMA_FILE = "schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 1024 * 1024
