@@ -30,11 +30,6 @@ def load_json(text: str) -> Any:
     Raises:
         JsonError: with the line of the problem.
     """
-    depth = _max_depth(text)
-    if depth > _MAX_DEPTH:
-        msg = f"nested more than {_MAX_DEPTH} levels deep"
-        raise JsonError(msg, None)
-
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for key, value in items:
@@ -44,13 +39,43 @@ def load_json(text: str) -> Any:
             found[key] = value
         return found
 
+    # The depth bound comes first, whatever else is wrong. A document that parses is
+    # measured on its values (a few hundred nodes); only a failing one is scanned as text.
     try:
-        return json.loads(text, object_pairs_hook=pairs)
-    except json.JSONDecodeError as err:
-        msg = f"JSON syntax error: {err.msg}"
-        raise JsonError(msg, err.lineno) from err
-    except JsonError as err:
-        raise JsonError(err.message, _duplicate_line(text, err.message)) from err
+        data = json.loads(text, object_pairs_hook=pairs)
+    except (json.JSONDecodeError, JsonError, RecursionError) as err:
+        _check_depth(_max_depth(text))
+        if isinstance(err, json.JSONDecodeError):
+            msg = f"JSON syntax error: {err.msg}"
+            raise JsonError(msg, err.lineno) from err
+        if isinstance(err, JsonError):
+            raise JsonError(err.message, _duplicate_line(text)) from err
+        raise
+    _check_depth(_value_depth(data))
+    return data
+
+
+def _check_depth(depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        msg = f"nested more than {_MAX_DEPTH} levels deep"
+        raise JsonError(msg, None)
+
+
+def _value_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed value (1 for ``{}``, 0 for a scalar)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _max_depth(text: str) -> int:
@@ -75,8 +100,8 @@ def _max_depth(text: str) -> int:
     return deepest
 
 
-def _duplicate_line(text: str, message: str) -> int | None:
-    del message  # the first repeated key in the text is the one json.loads reported
+def _duplicate_line(text: str) -> int | None:
+    """The line of the first key repeated within one object (the one json.loads reported)."""
     _, repeated = _scan(text)
     return repeated[0] if repeated else None
 

@@ -242,6 +242,11 @@ def test_schema_defaults_reach_the_templates(tmp_path: Path) -> None:
         ),
         ('{\n  "properties": {\n', r"templates/schema\.json:3: JSON syntax error"),
         (
+            '{"properties": {"a": {"default": ' + "[" * 70 + "]" * 70 + "}}}",
+            r"templates/schema\.json: nested more than 64 levels deep",
+        ),
+        ('{"properties": ' + "[" * 70, r"templates/schema\.json: nested more than 64 levels deep"),
+        (
             '{"$schema": "http://json-schema.org/draft-07/schema#"}',
             r"templates/schema\.json:1: \$schema: \$schema must be .*2020-12",
         ),
