@@ -30,6 +30,7 @@ def load_json(text: str) -> Any:
     Raises:
         JsonError: with the line of the problem.
     """
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for key, value in items:

@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -140,24 +140,20 @@ def _load_stack_file(
     stored = doc is not None
     if doc is None:
         doc = parse_yaml_bytes(raw, display)
-    problems: list[Problem] = []
-
-    def problem(message: str, key: tuple[str, ...]) -> None:
-        line = doc.lines.get(key)
-        problems.append(Problem(message, path=display, line=line, key=".".join(key) or None))
-
+    compiler = _Compiler(env, codes, doc.lines)
     for key in doc.data:
         if key not in _STACK_KEYS:
-            problem(f"unknown key (allowed: {', '.join(sorted(_STACK_KEYS))})", (key,))
+            compiler.problem(f"unknown key (allowed: {', '.join(sorted(_STACK_KEYS))})", (key,))
     inputs = set(CORE_SCHEMA) | set(stack_schema.get("properties", {}))
-    derived = _derived(doc.data.get("derived", {}), env, inputs, problem, doc.lines, codes)
-    rules = _rules(doc.data.get("rules", []), env, problem, doc.lines, codes)
+    derived = _derived(doc.data.get("derived", {}), compiler, inputs)
+    rules = _rules(doc.data.get("rules", []), compiler)
     not_secret = doc.data.get("not_secret", [])
     if not isinstance(not_secret, list) or not all(isinstance(x, str) for x in not_secret):
-        problem("not_secret is a list of dotted keys (globs such as tags.TOKEN_*)", ("not_secret",))
+        message = "not_secret is a list of dotted keys (globs such as tags.TOKEN_*)"
+        compiler.problem(message, ("not_secret",))
         not_secret = []
-    if problems:
-        raise ConfigError(*problems)
+    if compiler.problems:
+        raise ConfigError(*compiler.problems)
     if not stored:
         _store_entry(entry_key, doc, codes)
     return derived, rules, tuple(not_secret)
@@ -202,48 +198,47 @@ def _store_entry(key: str | None, doc: YamlDoc, codes: dict[str, CodeType]) -> N
         doccache.write(key, doc, codes)
 
 
-def _compile_expression(
-    env: jinja2.Environment,
-    source: Any,
-    key: tuple[str, ...],
-    problem: Callable[..., None],
-    codes: dict[str, CodeType],
-) -> Expression | None:
-    if not isinstance(source, str) or not source.strip():
-        problem("expected a Jinja expression (a non-empty string)", key)
-        return None
-    try:
-        return compile_cached(env, source, expression=True, codes=codes)  # type: ignore[no-any-return]
-    except jinja2.TemplateSyntaxError as err:
-        problem(f"expression syntax error: {err.message}", key)
-        return None
+# What a source must be, and how its syntax error is worded, for each kind of stack code.
+_KINDS = {
+    True: ("expected a Jinja expression (a non-empty string)", "expression syntax error"),
+    False: ("expected a string (it may use {{ ... }})", "template syntax error"),
+}
 
 
-def _compile_template(
-    env: jinja2.Environment,
-    source: Any,
-    key: tuple[str, ...],
-    problem: Callable[..., None],
-    codes: dict[str, CodeType],
-) -> jinja2.Template | None:
-    if not isinstance(source, str) or not source.strip():
-        problem("expected a string (it may use {{ ... }})", key)
-        return None
-    try:
-        return compile_cached(env, source, expression=False, codes=codes)  # type: ignore[no-any-return]
-    except jinja2.TemplateSyntaxError as err:
-        problem(f"template syntax error: {err.message}", key)
-        return None
+@dataclass
+class _Compiler:
+    """Compiles the stack file's code, collecting each problem at its line of the file."""
+
+    env: jinja2.Environment
+    codes: dict[str, CodeType]
+    lines: dict[tuple[str, ...], int]
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, message: str, key: tuple[str, ...]) -> None:
+        line = self.lines.get(key)
+        display = f"{TEMPLATES_DIR}/{STACK_FILE}"
+        self.problems.append(Problem(message, path=display, line=line, key=".".join(key) or None))
+
+    def expression(self, source: Any, key: tuple[str, ...]) -> Expression | None:
+        return self._compile(source, key, expression=True)  # type: ignore[no-any-return]
+
+    def template(self, source: Any, key: tuple[str, ...]) -> jinja2.Template | None:
+        return self._compile(source, key, expression=False)  # type: ignore[no-any-return]
+
+    def _compile(self, source: Any, key: tuple[str, ...], *, expression: bool) -> Any:
+        expected, syntax = _KINDS[expression]
+        if not isinstance(source, str) or not source.strip():
+            self.problem(expected, key)
+            return None
+        try:
+            return compile_cached(self.env, source, expression=expression, codes=self.codes)
+        except jinja2.TemplateSyntaxError as err:
+            self.problem(f"{syntax}: {err.message}", key)
+            return None
 
 
-def _derived(
-    raw: Any,
-    env: jinja2.Environment,
-    inputs: set[str],
-    problem: Callable[..., None],
-    lines: dict[tuple[str, ...], int],
-    codes: dict[str, CodeType],
-) -> tuple[Derived, ...]:
+def _derived(raw: Any, compiler: _Compiler, inputs: set[str]) -> tuple[Derived, ...]:
+    problem = compiler.problem
     if not isinstance(raw, dict):
         problem("derived is a mapping of name: expression", ("derived",))
         return ()
@@ -256,19 +251,14 @@ def _derived(
         if name in inputs:
             problem(f"{name!r} is an input key; a derived value needs a name of its own", key)
             continue
-        expression = _compile_expression(env, source, key, problem, codes)
+        expression = compiler.expression(source, key)
         if expression is not None:
-            found.append(Derived(name, source, expression, lines.get(key)))
+            found.append(Derived(name, source, expression, compiler.lines.get(key)))
     return tuple(found)
 
 
-def _rules(
-    raw: Any,
-    env: jinja2.Environment,
-    problem: Callable[..., None],
-    lines: dict[tuple[str, ...], int],
-    codes: dict[str, CodeType],
-) -> tuple[Rule, ...]:
+def _rules(raw: Any, compiler: _Compiler) -> tuple[Rule, ...]:
+    problem = compiler.problem
     if not isinstance(raw, list):
         problem("rules is a list of {key, rule, message[, when, each]}", ("rules",))
         return ()
@@ -286,17 +276,18 @@ def _rules(
                 problem(f"a rule needs {name!r}", here)
         if not {"key", "rule", "message"} <= set(item):
             continue
-        rule = _compile_expression(env, item["rule"], (*here, "rule"), problem, codes)
-        key = _compile_template(env, item["key"], (*here, "key"), problem, codes)
-        message = _compile_template(env, item["message"], (*here, "message"), problem, codes)
+        rule = compiler.expression(item["rule"], (*here, "rule"))
+        key = compiler.template(item["key"], (*here, "key"))
+        message = compiler.template(item["message"], (*here, "message"))
         when = each = None
         if "when" in item:
-            when = _compile_expression(env, item["when"], (*here, "when"), problem, codes)
+            when = compiler.expression(item["when"], (*here, "when"))
         if "each" in item:
-            each = _compile_expression(env, item["each"], (*here, "each"), problem, codes)
+            each = compiler.expression(item["each"], (*here, "each"))
         if rule is None or key is None or message is None:
             continue
         if ("when" in item and when is None) or ("each" in item and each is None):
             continue
-        found.append(Rule(index, item["rule"], rule, key, message, when, each, lines.get(here)))
+        line = compiler.lines.get(here)
+        found.append(Rule(index, item["rule"], rule, key, message, when, each, line))
     return tuple(found)
