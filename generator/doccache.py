@@ -17,7 +17,7 @@ import marshal
 from typing import Any
 
 from generator import cache
-from generator.yamlsource import MAX_DEPTH, MAX_EXPANDED_NODES, KeyPath, YamlDoc
+from generator.yamlsource import MAX_DEPTH, MAX_EXPANDED_NODES, YamlDoc
 
 FOLDER = "yaml"
 _FORMAT = 1
@@ -89,5 +89,5 @@ def _lines(lines: Any) -> bool:
 
 
 def _key_path(path: Any) -> bool:
-    value: KeyPath = path
-    return isinstance(value, tuple) and all(isinstance(p, str) for p in value)
+    """A key path as YamlDoc keeps them: a tuple of strings."""
+    return isinstance(path, tuple) and all(isinstance(p, str) for p in path)
