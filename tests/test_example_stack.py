@@ -19,8 +19,15 @@ from click.testing import CliRunner, Result
 
 from generator.cli import cli
 from tests.conftest import ROOT
-from tests.test_stack import CREDENTIAL_RES, SKIP_RE, _run_checkov, requires_checkov
-from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
+from tests.test_stack import CREDENTIAL_RES, SKIP_RE
+from tests.tfhelpers import (
+    failed_checks,
+    requires_checkov,
+    requires_terraform,
+    run_checkov,
+    run_terraform,
+    terraform_env,
+)
 
 EXAMPLE = ROOT / "examples" / "event-pipeline"
 SHIPPED = ("dev", "local", "prod")
@@ -302,14 +309,10 @@ def test_terraform_fmt_finds_nothing_to_change(
 @requires_checkov
 @pytest.mark.parametrize("name", CHECKOV_CASES)
 def test_checkov_finds_no_failed_check(rendered: dict[str, Rendered], name: str) -> None:
-    report = _run_checkov(rendered[name].root)
+    report = run_checkov(rendered[name].root)
     summary = report["summary"]
     assert isinstance(summary, dict)
-    failed = report.get("results", {}).get("failed_checks", [])  # type: ignore[attr-defined]
-    lines = [
-        f"{r['check_id']} {r['resource']} ({r['file_path']}): {r['check_name']}" for r in failed
-    ]
-    assert summary["failed"] == 0, "checkov failed checks:\n" + "\n".join(lines)
+    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
     assert summary["parsing_errors"] == 0
     assert summary["resource_count"] >= 20  # it really read the stack
     assert summary["passed"] > 80

@@ -7,11 +7,7 @@ failed checks (skips only inline, prod at most 6), and no literal credential in 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +18,14 @@ from generator.errors import ConfigError
 from generator.pipeline import render_verified
 from generator.schema import EnvironmentConfig
 from tests.conftest import GOLDEN_ENVIRON, ROOT
-from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
+from tests.tfhelpers import (
+    failed_checks,
+    requires_checkov,
+    requires_terraform,
+    run_checkov,
+    run_terraform,
+    terraform_env,
+)
 
 SHIPPED = ("dev", "staging", "prod")
 # Every optional feature on in a cheap environment: CloudFront without a certificate, WAF
@@ -141,69 +144,13 @@ def test_terraform_fmt_finds_nothing_to_change(
 # --------------------------------------------------------------------------- checkov
 
 
-def _checkov() -> str | None:
-    configured = os.environ.get("TFGEN_CHECKOV")
-    if configured:
-        return configured if Path(configured).is_file() else None
-    return shutil.which("checkov")
-
-
-def _checkov_skip_reason() -> str:
-    configured = os.environ.get("TFGEN_CHECKOV")
-    if configured:
-        return f"TFGEN_CHECKOV={configured} is not a file"
-    return (
-        "checkov not found: `make test` installs it into .venv-checkov and sets TFGEN_CHECKOV; "
-        "or put checkov (tests/requirements-checkov.txt) on PATH"
-    )
-
-
-requires_checkov = pytest.mark.skipif(_checkov() is None, reason=_checkov_skip_reason())
-
-
-def _run_checkov(directory: Path) -> dict[str, object]:
-    binary = _checkov()
-    assert binary is not None
-    env = {k: v for k, v in os.environ.items() if k not in {"BC_API_KEY", "PRISMA_API_URL"}}
-    proc = subprocess.run(
-        [
-            binary,
-            "-d",
-            str(directory),
-            "--framework",
-            "terraform",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
-            "--skip-download",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    # Exit 1 means failed checks; the JSON says which. Anything else is checkov failing.
-    assert proc.returncode in (0, 1), proc.stderr[-4000:]
-    report = json.loads(proc.stdout)
-    if isinstance(report, list):  # one entry per framework; only terraform was asked for
-        (report,) = report
-    assert isinstance(report, dict)
-    return report
-
-
 @requires_checkov
 @pytest.mark.parametrize("name", CASES)
 def test_checkov_finds_no_failed_check(stacks: dict[str, Stack], name: str) -> None:
-    report = _run_checkov(stacks[name].root)
+    report = run_checkov(stacks[name].root)
     summary = report["summary"]
     assert isinstance(summary, dict)
-    failed = report.get("results", {}).get("failed_checks", [])
-    lines = [
-        f"{r['check_id']} {r['resource']} ({r['file_path']}): {r['check_name']}" for r in failed
-    ]
-    assert summary["failed"] == 0, "checkov failed checks:\n" + "\n".join(lines)
+    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
     assert summary["parsing_errors"] == 0
     assert summary["resource_count"] > 40  # it really read the stack
 

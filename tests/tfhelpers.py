@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -80,4 +81,69 @@ def run_terraform(
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+# --------------------------------------------------------------------------- checkov
+
+
+def _checkov() -> str | None:
+    configured = os.environ.get("TFGEN_CHECKOV")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    return shutil.which("checkov")
+
+
+def _checkov_skip_reason() -> str:
+    configured = os.environ.get("TFGEN_CHECKOV")
+    if configured:
+        return f"TFGEN_CHECKOV={configured} is not a file"
+    return (
+        "checkov not found: `make test` installs it into .venv-checkov and sets TFGEN_CHECKOV; "
+        "or put checkov (tests/requirements-checkov.txt) on PATH"
+    )
+
+
+requires_checkov = pytest.mark.skipif(_checkov() is None, reason=_checkov_skip_reason())
+
+
+def run_checkov(directory: Path) -> dict[str, object]:
+    """checkov's JSON report on a rendered folder (terraform only, offline, no API key)."""
+    binary = _checkov()
+    assert binary is not None
+    env = {k: v for k, v in os.environ.items() if k not in {"BC_API_KEY", "PRISMA_API_URL"}}
+    proc = subprocess.run(
+        [
+            binary,
+            "-d",
+            str(directory),
+            "--framework",
+            "terraform",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    # Exit 1 means failed checks; the JSON says which. Anything else is checkov failing.
+    assert proc.returncode in (0, 1), proc.stderr[-4000:]
+    report = json.loads(proc.stdout)
+    if isinstance(report, list):  # one entry per framework; only terraform was asked for
+        (report,) = report
+    assert isinstance(report, dict)
+    return report
+
+
+def failed_checks(report: dict[str, object]) -> str:
+    """One line per failed check of a checkov report, for an assertion message."""
+    results = report.get("results", {})
+    failed = results.get("failed_checks", []) if isinstance(results, dict) else []
+    return "\n".join(
+        f"{r['check_id']} {r['resource']} ({r['file_path']}): {r['check_name']}" for r in failed
     )
