@@ -1,4 +1,4 @@
-"""Locate terraform and the offline provider mirror; run terraform against a rendered folder."""
+"""Locate terraform, the offline provider mirror and checkov; run them against a rendered folder."""
 
 from __future__ import annotations
 
