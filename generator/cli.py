@@ -24,7 +24,7 @@ from generator.console import (
     failed_text,
     progress_line,
 )
-from generator.errors import EXIT_INPUT, TfgenError
+from generator.errors import EXIT_INPUT, TfgenError, traceback_text
 from generator.options import (
     EXIT_MEANINGS,
     all_option,
@@ -71,15 +71,6 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
         ctx.exit(EXIT_INPUT)
-
-
-def _trace(err: BaseException) -> str | None:
-    """The traceback of an error raised in this process, as text (for ``--debug``)."""
-    if err.__traceback__ is None:
-        return None
-    import traceback
-
-    return "".join(traceback.format_exception(err))
 
 
 def _run_options(
@@ -473,7 +464,7 @@ def bootstrap(
         )
         report = render_bootstrap(options)
         errors = [*report.errors, *(m.error for m in report.modules if m.error is not None)]
-        failures = [(e.problems, e.exit_code, _trace(e)) for e in errors]
+        failures = [(e.problems, e.exit_code, traceback_text(e)) for e in errors]
         code = echo_bootstrap(report, failures, asked=environments, debug=debug_of(ctx))
         if code is not None:
             ctx.exit(code)

@@ -100,3 +100,15 @@ def merge_errors(errors: Iterable[TfgenError]) -> TfgenError | None:
     if len(errs) == 1:
         return errs[0]
     return MultiError(errs)
+
+
+def traceback_text(err: BaseException) -> str | None:
+    """Where ``err`` was raised, as text (what ``--debug`` shows), or None without a traceback.
+
+    It is text so that it survives the trip back from a worker process.
+    """
+    if err.__traceback__ is None:
+        return None
+    import traceback  # here: only a failure needs it
+
+    return "".join(traceback.format_exception(err))

@@ -33,6 +33,7 @@ from generator.errors import (
     RenderError,
     TfgenError,
     merge_errors,
+    traceback_text,
 )
 from generator.render import TEMPLATES_DIR, render_environment
 from generator.stack import load_stack
@@ -371,7 +372,11 @@ def generate(options: RunOptions) -> Report:
             )
         except TfgenError as err:
             outcomes[item.name] = EnvironmentResult(
-                name=item.name, display=item.display, rendered=item, error=err, trace=_trace(err)
+                name=item.name,
+                display=item.display,
+                rendered=item,
+                error=err,
+                trace=traceback_text(err),
             )
             continue
         outcomes[item.name] = EnvironmentResult(
@@ -386,12 +391,6 @@ def generate(options: RunOptions) -> Report:
 def _state_ref(rendered: Rendered) -> StateRef:
     backend = rendered.loaded.config.backend
     return StateRef(rendered.name, rendered.loaded.source, backend.bucket, backend.key)
-
-
-def _trace(err: BaseException) -> str:
-    import traceback  # here: only a failure needs it
-
-    return "".join(traceback.format_exception(err))
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -421,7 +420,7 @@ def _run_task(task: _Task) -> _Outcome:
             backend = loaded.config.backend
             base = StateRef(task.name, loaded.source, backend.bucket, backend.key)
     except TfgenError as err:
-        failure = _Failure(type(err), err.problems, err.exit_code, _trace(err))
+        failure = _Failure(type(err), err.problems, err.exit_code, traceback_text(err))
         return _Outcome(None, None, failure)
     return _Outcome(rendered, base, None)
 
