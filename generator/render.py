@@ -93,11 +93,12 @@ def render_environment(
     env = make_env(templates_dir)
     header = HEADER.format(source=source, name=config.name, command=command)
     files: dict[str, str] = {}
-    budget = [MAX_ENVIRONMENT_OUTPUT]
+    remaining = MAX_ENVIRONMENT_OUTPUT  # characters the environment's files may still take
     try:
         with time_limit(RENDER_SECONDS):
             for name in names:
-                text = _render_one(env, name, config.values, budget)
+                text = _render_one(env, name, config.values, remaining)
+                remaining -= len(text)
                 if not text.strip():
                     continue  # a template may render nothing for environments it does not apply to
                 output = name.removeprefix(prefix).removesuffix(TEMPLATE_SUFFIX)
@@ -126,7 +127,7 @@ def _with_header(output: str, header: str, text: str) -> str:
 
 
 def _render_one(
-    env: jinja2.Environment, name: str, values: Mapping[str, Any], budget: list[int]
+    env: jinja2.Environment, name: str, values: Mapping[str, Any], remaining: int
 ) -> str:
     display = f"{TEMPLATES_DIR}/{name}"
     try:
@@ -134,13 +135,12 @@ def _render_one(
         size = 0
         for chunk in env.get_template(name).generate(env=values):
             size += len(chunk)
-            if size > MAX_FILE_OUTPUT or size > budget[0]:
+            if size > MAX_FILE_OUTPUT or size > remaining:
                 limit = "file" if size > MAX_FILE_OUTPUT else "environment"
                 bound = MAX_FILE_OUTPUT if limit == "file" else MAX_ENVIRONMENT_OUTPUT
                 msg = f"template output passes the {limit} bound of {bound} characters"
                 raise _OutputTooLarge(msg)
             chunks.append(chunk)
-        budget[0] -= size
         return "".join(chunks)
     except RenderTimeout as err:
         path, line = _template_frame(err.__traceback__, display, env)
