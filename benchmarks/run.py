@@ -403,17 +403,17 @@ def heavy_imports(features: Features, env: dict[str, str]) -> dict[str, list[str
     report = f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
     probe = (
         "import sys\n"
-        "from generator.cli import main\n"
+        "from generator.cli.app import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
     ) + report
-    commands = {"import generator.cli": None, "tfgen --help": ["--help"]}
+    commands = {"import generator.cli.app": None, "tfgen --help": ["--help"]}
     commands["tfgen render --help"] = ["render", "--help"]
     if features.list_command:
         commands["tfgen list"] = ["list"]
     found: dict[str, list[str]] = {}
     for label, args in commands.items():
         if args is None:
-            argv = [PYTHON, "-c", "import sys, generator.cli\n" + report]
+            argv = [PYTHON, "-c", "import sys, generator.cli.app\n" + report]
         else:
             argv = [PYTHON, "-c", probe, *args]
         proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -430,7 +430,7 @@ def import_profile(
     With ``empty_cache`` every run gets a new, empty cache folder (python-hcl2 is then
     imported for the parse misses); otherwise the benchmark's warm one.
     """
-    code = "import sys\nfrom generator.cli import main\nmain(sys.argv[1:])"
+    code = "import sys\nfrom generator.cli.app import main\nmain(sys.argv[1:])"
     per_group: dict[str, list[float]] = defaultdict(list)
     per_module: dict[str, list[float]] = defaultdict(list)
     totals: list[float] = []
@@ -786,7 +786,7 @@ def main() -> int:
         imports = import_profile(env, work / "imports", fresh_runs)
         imports_empty = import_profile(env, work / "imports-empty", fresh_runs, empty_cache=True)
         say("in-process stages")
-        from generator.config import list_environments
+        from generator.inputs.environment import list_environments
 
         shipped = list_environments(ROOT)
         envs = ["prod", *[e for e in shipped if e != "prod"]] if "prod" in shipped else shipped
@@ -1160,8 +1160,9 @@ def main() -> int:
         "",
         "## 2. In-process cost per environment",
         "",
-        "`generator.config.load_environment`, `generator.render.render_environment`, "
-        "`generator.verify.verify_rendered`, `generator.writer.write_output`, timed with "
+        "`Project.load_environment`, `generator.engine.render.render_environment`, "
+        "`generator.verify.rules.verify_rendered`, `generator.output.writer.write_output`, "
+        "timed with "
         f"`time.perf_counter`. First run: the first environment (`{stage_runs[0]['first_env']}`) "
         f"in a fresh interpreter (median of {len(stage_runs)}), caches warm, and again with an "
         "empty cache folder. Warm: median [IQR] of "

@@ -56,34 +56,34 @@ def mode_stages(project: Path, envs: list[str], warm: int, out_root: Path) -> di
     """First-run and warm cost of each stage; imports are timed on their own."""
     imports: dict[str, float] = {}
     start = _now()
-    from generator.config import load_environment
+    from generator.project import load_project
 
-    imports["generator.config (yaml, the engine core)"] = _now() - start
+    imports["generator.project (yaml, the engine core, the stack)"] = _now() - start
     start = _now()
-    from generator.render import TEMPLATES_DIR, render_environment
+    from generator.engine.render import render_environment
 
-    imports["generator.render (jinja2, filters)"] = _now() - start
+    imports["generator.engine.render (jinja2, filters)"] = _now() - start
     start = _now()
-    from generator.verify import verify_rendered
-    from generator.writer import write_output
+    from generator.output.writer import write_output
+    from generator.verify.rules import verify_rendered
 
-    imports["generator.verify + generator.writer"] = _now() - start
+    imports["generator.verify.rules + generator.output.writer"] = _now() - start
     start = _now()
-    import generator.cli
+    import generator.cli.app
     import generator.pipeline  # noqa: F401 - what a CLI run imports besides the stages
 
-    imports["generator.pipeline + generator.cli (click, multiprocessing, the rest)"] = (
+    imports["generator.pipeline + generator.cli.app (click, multiprocessing, the rest)"] = (
         _now() - start
     )
 
-    templates = project / TEMPLATES_DIR
     environ = dict(os.environ)
 
     def one(name: str, target: Path, timings: dict[str, list[float]]) -> None:
-        dt, loaded = _timed(lambda: load_environment(project, name, environ=environ))
+        dt, loaded = _timed(lambda: load_project(project).load_environment(name, environ=environ))
         timings["load+validate"].append(dt)
         config = loaded.config
-        dt, files = _timed(lambda: render_environment(config, templates, source=loaded.source))
+        stack = load_project(project).stack
+        dt, files = _timed(lambda: render_environment(stack, config, source=loaded.source))
         timings["render"].append(dt)
         # python-hcl2 is imported (and its Lark parser loaded) lazily, on the first parse-cache
         # miss only: a first verify with a warm cache imports neither, a cold one pays both.
@@ -157,16 +157,15 @@ def _top(prof: cProfile.Profile, key: str, limit: int) -> list[dict[str, Any]]:
 
 def mode_profile(project: Path, env: str, warm: int, out_root: Path, limit: int) -> dict[str, Any]:
     """cProfile of one first in-process render (after imports) and of ``warm`` warm ones."""
-    from generator.config import load_environment
-    from generator.render import TEMPLATES_DIR, render_environment
-    from generator.verify import verify_rendered
-    from generator.writer import write_output
-
-    templates = project / TEMPLATES_DIR
+    from generator.engine.render import render_environment
+    from generator.output.writer import write_output
+    from generator.project import load_project
+    from generator.verify.rules import verify_rendered
 
     def once(target: Path) -> None:
-        loaded = load_environment(project, env)
-        files = render_environment(loaded.config, templates, source=loaded.source)
+        loaded_project = load_project(project)
+        loaded = loaded_project.load_environment(env)
+        files = render_environment(loaded_project.stack, loaded.config, source=loaded.source)
         verify_rendered(files, loaded.config, out_prefix=f"out/{env}")
         write_output(target, files, display=f"out/{target.name}")
 
@@ -207,7 +206,7 @@ def mode_parser(no_cache: bool) -> dict[str, Any]:
     result["cache_bytes"] = cache.stat().st_size if cache.is_file() else 0
     import hcl2
 
-    from generator import _hclparse
+    from generator.verify import hclparse as _hclparse
 
     fast = getattr(_hclparse, "_hcl_loads", None)
     result["verify_parse"] = (
@@ -233,7 +232,8 @@ def mode_parser(no_cache: bool) -> dict[str, Any]:
 
 def mode_templates(project: Path) -> dict[str, Any]:
     """Compiling every template without a bytecode cache, and loading it as a run does."""
-    from generator.render import TEMPLATES_DIR, make_env
+    from generator.engine.sandbox import make_env
+    from generator.layout import TEMPLATES_DIR
 
     env = make_env(project / TEMPLATES_DIR)
     names = env.list_templates(filter_func=lambda n: n.endswith(".j2"))
@@ -258,7 +258,7 @@ def mode_templates(project: Path) -> dict[str, Any]:
 def mode_sequential(project: Path, out_root: Path) -> dict[str, Any]:
     """generate() over every environment of ``project`` in this single process."""
     start = _now()
-    from generator.config import list_environments
+    from generator.inputs.environment import list_environments
     from generator.pipeline import RunOptions, generate
 
     imported = _now()

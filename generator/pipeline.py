@@ -2,7 +2,7 @@
 
 Several environments render in worker processes (verification included); only picklable,
 typed data crosses back. Before anything is written, every pair of environments in the
-run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.statekeys`).
+run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.verify.statekeys`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.config import (
-    ENVIRONMENTS_DIR,
-    LoadedEnvironment,
-    Override,
-    check_environment_name,
-    list_environments,
-    load_environment,
-)
-from generator.constraints import ENV_NAME_RE
+from generator.engine.render import render_environment
 from generator.errors import (
     EXIT_INPUT,
     ConfigError,
@@ -35,16 +27,16 @@ from generator.errors import (
     merge_errors,
     traceback_text,
 )
-from generator.render import TEMPLATES_DIR, render_environment
-from generator.stack import load_stack
-from generator.statekeys import StateRef, state_key_collisions
-from generator.verify import verify_rendered
-from generator.writer import WriteResult, write_output
+from generator.inputs.environment import Override
+from generator.layout import ENV_NAME_RE, ENVIRONMENTS_DIR, OUT_DIR
+from generator.output.writer import WriteResult, write_output
+from generator.project import LoadedEnvironment, Project, load_project
+from generator.verify.rules import verify_rendered
+from generator.verify.statekeys import StateRef, state_key_collisions
 
 if TYPE_CHECKING:
     import multiprocessing.context
 
-OUT_DIR = "out"
 # Seconds of rendering below which starting worker processes costs more than it saves.
 _POOL_BREAK_EVEN = 0.25
 SUFFIX_OPTION = "--suffix"
@@ -239,7 +231,7 @@ def check_suffix(project_dir: Path, name: str, suffix: str) -> None:
 
 
 def render_verified(
-    project_dir: Path,
+    project: Project,
     name: str,
     *,
     out_root: Path,
@@ -249,13 +241,11 @@ def render_verified(
 ) -> Rendered:
     """Load, render and verify one environment in memory (nothing is written)."""
     if suffix is not None:
-        check_environment_name(project_dir, name)
-        check_suffix(project_dir, name, suffix)
-    loaded = load_environment(
-        project_dir, name, overrides=overrides, environ=environ, suffix=suffix
-    )
-    files = render_environment(loaded.config, project_dir / TEMPLATES_DIR, source=loaded.source)
-    display = output_display(out_root, project_dir, loaded.config.name)
+        project.environment_file(name)
+        check_suffix(project.root, name, suffix)
+    loaded = project.load_environment(name, overrides=overrides, environ=environ, suffix=suffix)
+    files = render_environment(project.stack, loaded.config, source=loaded.source)
+    display = output_display(out_root, project.root, loaded.config.name)
     verify_rendered(files, loaded.config, out_prefix=display)
     return Rendered(
         loaded=loaded, files=files, out_dir=out_root / loaded.config.name, display=display
@@ -263,7 +253,7 @@ def render_verified(
 
 
 def select_environments(
-    project_dir: Path, environments: Sequence[str], *, all_environments: bool
+    project: Project, environments: Sequence[str], *, all_environments: bool
 ) -> list[str]:
     """The environments a run covers: the names given, or every one with ``all_environments``.
 
@@ -272,17 +262,18 @@ def select_environments(
     """
     if not all_environments:
         return list(dict.fromkeys(environments))
-    names = list_environments(project_dir)
+    names = project.environment_names()
     if not names:
         msg = "no environments found (expected <name>.yaml files)"
         raise ConfigError.at(msg, path=f"{ENVIRONMENTS_DIR}/")
     return names
 
 
-def render_run(options: RunOptions, names: Sequence[str]) -> Run:
+def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> Run:
     """Render and verify ``names`` (in parallel when worthwhile), then check state keys.
 
     Args:
+        project: the loaded project.
         options: the run (``environments`` and ``all_environments`` are not read here).
         names: the environments to render, in the order results are wanted.
 
@@ -293,12 +284,9 @@ def render_run(options: RunOptions, names: Sequence[str]) -> Run:
     suffix = options.suffix
     if suffix is not None:
         check_suffix_format(suffix)
-    # A broken stack (schema, rules, derived values) fails the run once, before any
-    # environment is checked.
-    load_stack(options.project_dir / TEMPLATES_DIR)
     out_root = options.out_root
     tasks = [
-        _Task(options.project_dir, n, out_root, tuple(options.overrides), options.environ, suffix)
+        _Task(project.root, n, out_root, tuple(options.overrides), options.environ, suffix)
         for n in dict.fromkeys(names)
     ]
     outcomes = _execute(tasks, _worker_count(options.workers, len(tasks)), options.progress)
@@ -307,7 +295,7 @@ def render_run(options: RunOptions, names: Sequence[str]) -> Run:
     failed = [
         Failed(
             name,
-            output_display(out_root, options.project_dir, name),
+            output_display(out_root, project.root, name),
             o.failure.rebuild(),
             o.failure.trace,
         )
@@ -328,18 +316,21 @@ def render_run(options: RunOptions, names: Sequence[str]) -> Run:
 
 
 def render_selection(options: RunOptions) -> Run:
-    """Select the environments of a command (names or ``--all``) and :func:`render_run` them.
+    """Load the project, select the environments (names or ``--all``), :func:`render_run` them.
 
-    The shared first half of ``generate`` (render, validate) and ``drift.check_output``
-    (check, diff).
+    The shared first half of ``generate`` (render, validate) and ``check_output``
+    (check, diff). A broken stack (schema, rules, derived values) fails the run once,
+    here, before any environment is read.
 
     Raises:
-        ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
+        ConfigError: the stack or the selection itself is wrong (``--all`` found
+            nothing, bad suffix).
     """
+    project = load_project(options.project_dir)
     names = select_environments(
-        options.project_dir, options.environments, all_environments=options.all_environments
+        project, options.environments, all_environments=options.all_environments
     )
-    return render_run(options, names)
+    return render_run(project, options, names)
 
 
 def generate(options: RunOptions) -> Report:
@@ -404,8 +395,10 @@ def _run_task(task: _Task) -> _Outcome:
     """Render and verify one environment; never raises a TfgenError (it travels as data)."""
     base: StateRef | None = None
     try:
+        # Forked workers inherit the run's loaded stack: load_stack's cache answers.
+        project = load_project(task.project_dir)
         rendered = render_verified(
-            task.project_dir,
+            project,
             task.name,
             out_root=task.out_root,
             overrides=task.overrides,
@@ -414,8 +407,8 @@ def _run_task(task: _Task) -> _Outcome:
         )
         if task.suffix is not None:
             # The base environment's state, so that an ephemeral copy never shares it.
-            loaded = load_environment(
-                task.project_dir, task.name, overrides=task.overrides, environ=task.environ
+            loaded = project.load_environment(
+                task.name, overrides=task.overrides, environ=task.environ
             )
             backend = loaded.config.backend
             base = StateRef(task.name, loaded.source, backend.bucket, backend.key)

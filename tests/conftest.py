@@ -54,7 +54,7 @@ def project(tmp_path: Path) -> Path:
 
 
 # A small stack built inline for engine tests (copier's build_file_tree idea): the engine is
-# tested on it, never on the shipped environments, which tests/test_stack.py covers.
+# tested on it, never on the shipped environments, which tests/stacks/test_stack.py covers.
 ENGINE_STACK: dict[str, str] = {
     "templates/schema.json": """
         {

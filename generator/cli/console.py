@@ -1,0 +1,207 @@
+"""Terminal output of the CLI: a progress line, per-environment reports and coloured diffs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from generator.commands.bootstrap import BootstrapReport
+
+# Shown only when a run takes longer than this (seconds), and only on a terminal.
+PROGRESS_DELAY = 0.5
+
+
+class Progress:
+    """``[done/total] name`` on one terminal line, shown once a run takes a moment."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._start = time.monotonic()
+        self._shown = False
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        """Report that ``name`` finished, the ``done``-th of ``total``."""
+        if not self._shown and time.monotonic() - self._start < PROGRESS_DELAY:
+            return
+        self._shown = True
+        self._stream.write(f"\r\x1b[K[{done}/{total}] {name}")
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Clear the line, if anything was shown."""
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+@contextmanager
+def progress_line() -> Iterator[Progress | None]:
+    """A progress display on a terminal's stderr, cleared at the end; None elsewhere."""
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def want_colour(stream: IO[str], environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not environ.get("NO_COLOR")
+
+
+def colour_diff(text: str) -> str:
+    """Style a unified diff: headers bold, hunks cyan, removals red, additions green."""
+    styled: list[str] = []
+    for line in text.splitlines(keepends=True):
+        body, end = line.rstrip("\n"), line[len(line.rstrip("\n")) :]
+        if line.startswith(("--- ", "+++ ")):
+            styled.append(click.style(body, bold=True) + end)
+        elif line.startswith("@@"):
+            styled.append(click.style(body, fg="cyan") + end)
+        elif line.startswith("-"):
+            styled.append(click.style(body, fg="red") + end)
+        elif line.startswith("+"):
+            styled.append(click.style(body, fg="green") + end)
+        else:
+            styled.append(line)
+    return "".join(styled)
+
+
+def echo_diff(text: str) -> None:
+    """Print a diff on stdout, coloured when :func:`want_colour` says so."""
+    if not text:
+        return
+    if want_colour(sys.stdout, os.environ):
+        text = colour_diff(text)
+    click.echo(text, nl=False, color=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of a run's report: ``<where>: <text>``, counted under ``state``."""
+
+    where: str
+    state: str
+    text: str
+
+
+def echo_problems(problems: Iterable[object]) -> None:
+    """Print each problem as ``error: <problem>`` on stderr."""
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+
+
+def failed_text(problems: Sequence[object]) -> str:
+    """``failed: <first problem>`` (and how many more), for a report line."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"failed: {problems[0]}{more}" if problems else "failed"
+
+
+def echo_outcomes(outcomes: Sequence[Outcome], states: Sequence[str], *, failed: int = 0) -> None:
+    """Print one line per environment on stderr, then a summary when there are several.
+
+    Args:
+        outcomes: the lines, in run order.
+        states: every state a line may be counted under, in the summary's order
+            (``("written", "up to date", "failed")``); the last one counts failures.
+        failed: environments that failed without a line of their own.
+    """
+    for outcome in outcomes:
+        click.echo(f"{outcome.where}: {outcome.text}", err=True)
+    total = len(outcomes) + failed
+    if total > 1:
+        counts = Counter(o.state for o in outcomes)
+        counts[states[-1]] += failed
+        parts = ", ".join(f"{counts[s]} {s}" for s in states)
+        click.echo(f"{total} environments: {parts}", err=True)
+
+
+def echo_report(
+    outcomes: Sequence[Outcome],
+    states: Sequence[str],
+    failures: Sequence[tuple[Sequence[object], int, str | None]],
+    *,
+    debug: bool = False,
+) -> int | None:
+    """A run's report on stderr: errors first, then one line per environment and a summary.
+
+    A run of one environment that failed prints only its error lines.
+
+    Args:
+        outcomes: one line per environment, in run order.
+        states: the summary's states (see :func:`echo_outcomes`).
+        failures: ``(problems, exit code, traceback text)`` of each failed environment.
+        debug: print each failure's traceback too.
+
+    Returns:
+        The exit code the run ends with (the highest failure's), or None when none failed.
+    """
+    for problems, _code, trace in failures:
+        if debug and trace:
+            click.echo(trace, err=True, nl=False)
+        echo_problems(problems)
+    if len(outcomes) > 1 or not failures:
+        echo_outcomes(outcomes, states)
+    return max((code for _problems, code, _trace in failures), default=None)
+
+
+def echo_bootstrap(
+    report: BootstrapReport,
+    failures: Sequence[tuple[Sequence[object], int, str | None]],
+    *,
+    asked: Sequence[str],
+    debug: bool = False,
+) -> int | None:
+    """Report a bootstrap run on stderr: errors, notes, one line per bucket, next steps.
+
+    Args:
+        report: what bootstrap rendered.
+        failures: as for :func:`echo_report`.
+        asked: the environments named on the command line (empty for ``--all``); a
+            note names the other environments of each of their buckets.
+        debug: print each failure's traceback too.
+
+    Returns:
+        The exit code the run ends with, or None when nothing failed.
+    """
+    for problems, _code, trace in failures:
+        if debug and trace:
+            click.echo(trace, err=True, nl=False)
+        echo_problems(problems)
+    done = [m for m in report.modules if m.error is None]
+    for module in done:
+        others = [n for n in module.names if n not in asked]
+        if asked and others:
+            click.echo(
+                f"note: state bucket {module.bucket} also holds the state of "
+                f"{', '.join(others)}; {module.display} is their bootstrap module too",
+                err=True,
+            )
+        for old in module.old_states:
+            click.echo(
+                f"note: {old} is the local state of this bucket's earlier module; "
+                f"move it into {module.display}/ before terraform apply",
+                err=True,
+            )
+    for module in done:
+        written = module.written
+        changed = len(written.written) + len(written.removed) if written else 0
+        state = f"{changed} file(s) changed" if changed else "up to date"
+        click.echo(f"{module.display}: {state} (state of {', '.join(module.names)})", err=True)
+    for module in done:
+        click.echo(
+            f"next: terraform -chdir={module.display} init && "
+            f"terraform -chdir={module.display} apply",
+            err=True,
+        )
+    return max((code for _problems, code, _trace in failures), default=None)

@@ -1,0 +1,302 @@
+"""Drift: compare a fresh in-memory render with what is in out/<env>/ (tfgen check and diff).
+
+``out/<env>/`` is read as strictly as render writes it: through a folder descriptor opened
+without following links; a link at a generated name, or a FIFO, device, socket or folder in
+place of a generated file, is an error (exit 1) and is never opened; every file is read
+with a bound (:data:`generator.output.atomic.FILE_LIMIT` bytes).
+
+check owns the whole Terraform surface of the folder: a ``*.tf``, ``*.tf.json``,
+``*.tfvars`` or ``*.tfvars.json`` that tfgen did not write is drift too. ``.terraform/``,
+the lock file, state files and other files are ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from generator.errors import DriftError, OutputError, Problem, TfgenError, merge_errors
+from generator.output.atomic import FILE_LIMIT, NotAFileError, read_regular
+from generator.output.writer import MANIFEST, plain_name, read_manifest, recover_output
+from generator.pipeline import Rendered, RunOptions, render_selection
+
+_NO_NEWLINE = "\\ No newline at end of file\n"
+_DEV_NULL = "/dev/null"
+# The files Terraform reads from a folder (override files end the same way).
+TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class FileState(Enum):
+    """How one generated file on disk differs from a fresh render."""
+
+    EDITED = (
+        "differs from a fresh render: edited by hand (its SHA-256 is not the one tfgen wrote); "
+        "move the change into the environment files or templates/"
+    )
+    STALE = (
+        "differs from a fresh render: stale (it is what tfgen wrote, but the input changed since)"
+    )
+    MISSING = "is missing: it has not been rendered yet"
+    EXTRA = "was generated earlier but is no longer rendered; render would remove it"
+    UNTRACKED = (
+        f"differs from a fresh render, and tfgen did not write it (it is not in {MANIFEST}); "
+        "move it away, or render with --force to replace it"
+    )
+    FOREIGN = (
+        f"is Terraform that tfgen did not write (it is not in {MANIFEST} and not rendered "
+        "now); move it into templates/ or delete it"
+    )
+
+
+@dataclass(frozen=True)
+class FileDrift:
+    """One generated file that a render would change."""
+
+    name: str
+    display: str
+    state: FileState
+    diff: str
+
+
+@dataclass(frozen=True)
+class EnvironmentDrift:
+    """One checked environment and the generated files that differ (empty when in sync)."""
+
+    name: str
+    display: str
+    files: tuple[FileDrift, ...]
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Every environment checked, and the errors of those that could not be rendered."""
+
+    environments: tuple[EnvironmentDrift, ...]
+    errors: tuple[TfgenError, ...]
+
+    @property
+    def diff(self) -> str:
+        """The unified diff of every drifted file, environments in order."""
+        return "".join(f.diff for env in self.environments for f in env.files)
+
+    def failure(self, *, drift_is_error: bool) -> TfgenError | None:
+        """The error the run ends with: render failures, plus drift when it counts as one.
+
+        Args:
+            drift_is_error: True for ``check`` (drift exits 4), False for ``diff``.
+
+        Returns:
+            One error, or None when the run succeeded. Its exit code is the highest of
+            the environments that could not be rendered (1 or 3) if there are any, else
+            4 for drift.
+        """
+        drift = [
+            DriftError(
+                *(Problem(f.state.value, path=f.display) for f in env.files),
+                # A file tfgen did not write stays after a render: its message has the fix.
+                *(
+                    [Problem(f"run: tfgen render {env.name}", path=env.display)]
+                    if any(f.state is not FileState.FOREIGN for f in env.files)
+                    else []
+                ),
+            )
+            for env in self.environments
+            if env.files and drift_is_error
+        ]
+        failure = merge_errors([*self.errors, *drift])
+        if failure is not None and self.errors and drift:
+            # An environment that cannot be rendered outranks drift: CI must never read a
+            # broken input as "only drift".
+            failure.exit_code = max(e.exit_code for e in self.errors)
+        return failure
+
+
+def compare_output(rendered: Rendered) -> EnvironmentDrift:
+    """Compare one rendered set with the Terraform surface of its output folder.
+
+    tfgen owns the files it renders now and those its manifest says it wrote last
+    time; any other ``*.tf``, ``*.tf.json``, ``*.tfvars`` or ``*.tfvars.json`` is drift
+    as well (:attr:`FileState.FOREIGN`). Everything else (``.terraform/``, the lock file,
+    state files, files a user added) is ignored.
+
+    Args:
+        rendered: the environment, rendered and verified in memory.
+
+    Returns:
+        The files that differ, each with a unified diff from disk to the render.
+
+    Raises:
+        OutputError: out/<env> or a generated name is a link, something other than a
+            regular file is in place of a generated file, a file is over the read bound,
+            the manifest is unreadable or not tfgen's, or an interrupted write cannot be
+            recovered.
+    """
+    directory, shown = rendered.out_dir, rendered.display
+    _refuse_link(directory, shown)
+    # Finish or undo a write that was killed half-way first, as every render does.
+    recover_output(directory, display=shown)
+    entries = _scan(directory, shown)
+    if entries is None:
+        entries = {}
+    manifest = read_manifest(directory, display=shown) if entries else {}
+    problems: list[Problem] = []
+    drifted: list[FileDrift] = []
+    owned = {*rendered.files, *(n for n in manifest if plain_name(n))}
+    for name in sorted(owned):
+        display = f"{shown}/{name}"
+        expected = rendered.files.get(name)
+        mode = entries.get(name)
+        if mode is not None and not stat.S_ISREG(mode):
+            if expected is not None:
+                problems.append(Problem(_in_the_way(mode), display))
+            continue  # a name no longer rendered is the user's now (render carries it over)
+        data = None if mode is None else _read(directory, name, display, problems)
+        if data is not None and expected is not None and data == expected.encode("utf-8"):
+            continue
+        if data is None and expected is None:
+            continue  # listed in the manifest, already gone, and no longer rendered
+        # Bytes that are not UTF-8 are shown replaced; the comparison above is exact.
+        actual = data.decode("utf-8", errors="replace") if data is not None else None
+        state = _state(name, data, expected, manifest)
+        drifted.append(FileDrift(name, display, state, unified_diff(actual, expected, display)))
+    drifted.extend(
+        FileDrift(name, f"{shown}/{name}", FileState.FOREIGN, "")
+        for name in sorted(entries)
+        if name not in owned and name != MANIFEST and _terraform_file(name, entries[name])
+    )
+    if problems:
+        raise OutputError(*problems)
+    drifted.sort(key=lambda f: f.name)
+    return EnvironmentDrift(rendered.name, shown, tuple(drifted))
+
+
+def _state(
+    name: str, data: bytes | None, expected: str | None, manifest: Mapping[str, str]
+) -> FileState:
+    """Which kind of drift one differing file is, from the manifest's hash of it."""
+    if expected is None:
+        return FileState.EXTRA
+    if data is None:
+        return FileState.MISSING
+    recorded = manifest.get(name)
+    if recorded is None:
+        return FileState.UNTRACKED
+    return FileState.STALE if hashlib.sha256(data).hexdigest() == recorded else FileState.EDITED
+
+
+def _terraform_file(name: str, mode: int) -> bool:
+    """A file Terraform would read from the folder (it ignores dotfiles, ``#x#`` and ``x~``)."""
+    if stat.S_ISDIR(mode) or name.startswith(".") or name.endswith("~"):
+        return False
+    if name.startswith("#") and name.endswith("#"):
+        return False
+    return name.endswith(TERRAFORM_SUFFIXES)
+
+
+def _in_the_way(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link; tfgen never reads or writes through links; remove it"
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    kind = next((k for test, k in kinds.items() if test(mode)), "not a regular file")
+    return f"is in the way of a generated file ({kind}, not opened); move it away"
+
+
+def _refuse_link(directory: Path, display: str) -> None:
+    """out/<env> must be a real folder (or absent), never a link: render refuses one too."""
+    try:
+        info = directory.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        msg = f"cannot read the output folder: {err.strerror or err}"
+        raise OutputError.at(msg, path=display) from err
+    if stat.S_ISLNK(info.st_mode):
+        msg = "is a symbolic link; tfgen never reads or writes through links"
+        raise OutputError.at(msg, path=display)
+    if not stat.S_ISDIR(info.st_mode):
+        msg = "exists and is not a directory"
+        raise OutputError.at(msg, path=display)
+
+
+def _scan(directory: Path, display: str) -> dict[str, int] | None:
+    """Entry name -> ``st_mode`` of out/<env>, through a descriptor that follows no link."""
+    try:
+        fd = os.open(directory, _DIR_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        why = (
+            "is a symbolic link or not a folder"
+            if err.errno in (errno.ELOOP, errno.ENOTDIR)
+            else None
+        )
+        msg = why or f"cannot read the output folder: {err.strerror or err}"
+        raise OutputError.at(msg, path=display) from err
+    try:
+        with os.scandir(fd) as found:
+            return {e.name: e.stat(follow_symlinks=False).st_mode for e in found}
+    finally:
+        os.close(fd)
+
+
+def _read(directory: Path, name: str, display: str, problems: list[Problem]) -> bytes | None:
+    """The bytes of one generated file, bounded and never through a link (None: not there)."""
+    try:
+        return read_regular(directory / name, limit=FILE_LIMIT)
+    except NotAFileError as err:
+        problems.append(Problem(f"{err}; move it away", display))
+    except OSError as err:
+        problems.append(Problem(f"cannot read it: {err.strerror or err}", display))
+    return None
+
+
+def unified_diff(before: str | None, after: str | None, display: str) -> str:
+    """A git-style unified diff of one file; None on either side means the file is absent."""
+    old = (before or "").splitlines(keepends=True)
+    new = (after or "").splitlines(keepends=True)
+    lines = difflib.unified_diff(
+        old,
+        new,
+        fromfile=f"a/{display}" if before is not None else _DEV_NULL,
+        tofile=f"b/{display}" if after is not None else _DEV_NULL,
+    )
+    return "".join(line if line.endswith("\n") else f"{line}\n{_NO_NEWLINE}" for line in lines)
+
+
+def check_output(options: RunOptions) -> DriftReport:
+    """Render environments in memory (fully verified) and compare them with ``out/``.
+
+    Args:
+        options: the environments to check and how (``force`` and ``write`` are not
+            read: nothing is written).
+
+    Returns:
+        The drift of every environment that rendered, and the errors of the others
+        (including environments that share a state key).
+
+    Raises:
+        ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
+    """
+    run = render_selection(options)
+    compared: list[EnvironmentDrift] = []
+    errors = list(run.errors)
+    for rendered in run.rendered:
+        try:
+            compared.append(compare_output(rendered))
+        except TfgenError as err:
+            errors.append(err)
+    return DriftReport(environments=tuple(compared), errors=tuple(errors))

@@ -1,0 +1,150 @@
+"""tfgen list: every environment with its region and state location, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.engine.core import fill_core_defaults
+from generator.errors import ConfigError, TfgenError, merge_errors
+from generator.inputs.environment import (
+    environments_dir,
+    layered_data,
+    list_environments,
+    locator,
+)
+from generator.inputs.interpolate import interpolate_tree
+from generator.layout import ENVIRONMENTS_DIR
+
+_COLUMNS = ("NAME", "REGION", "BUCKET", "KEY")
+_ABSENT = "-"
+
+
+@dataclass(frozen=True)
+class EnvironmentSummary:
+    """What ``tfgen list`` shows of one environment, read leniently (nothing validated).
+
+    A value whose ``${env:...}`` reference cannot be resolved keeps the reference text;
+    a value that is absent or not a string is None.
+    """
+
+    name: str
+    source: str
+    region: str | None
+    bucket: str | None
+    key: str | None
+    endpoint: str | None = None
+
+
+def describe_environment(
+    project_dir: Path, name: str, *, environ: Mapping[str, str] | None = None
+) -> EnvironmentSummary:
+    """Layer one environment and read its region and state location without validating.
+
+    Args:
+        project_dir: the project root (holding ``environments/``).
+        name: the environment name (the file stem).
+        environ: variables for ``${env:...}``; ``os.environ`` when None.
+
+    Returns:
+        The summary; unresolved references are shown, not reported.
+
+    Raises:
+        ConfigError: the file or one of its layers cannot be read (YAML, extends).
+    """
+    data, origins, source = layered_data(project_dir, name)
+    env = os.environ if environ is None else environ
+    data, _ = interpolate_tree(data, env, locator(origins, source), strict=False)
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    data = fill_core_defaults({**data, "name": name})  # the default key, as validation has it
+    found = data.get("backend")
+    backend: dict[str, Any] = found if isinstance(found, dict) else {}
+    return EnvironmentSummary(
+        name=name,
+        source=source,
+        region=text(data.get("region")),
+        bucket=text(backend.get("bucket")),
+        key=text(backend.get("key")),
+        endpoint=text(data.get("endpoint")),
+    )
+
+
+def list_summaries(
+    project_dir: Path, *, environ: Mapping[str, str] | None = None
+) -> list[EnvironmentSummary]:
+    """Describe every environment of the project, sorted by name.
+
+    A variable that is not set does not fail the listing (its reference is shown);
+    a file that cannot be read does.
+
+    Args:
+        project_dir: the project root.
+        environ: variables for ``${env:...}``; ``os.environ`` when None.
+
+    Returns:
+        One summary per environment.
+
+    Raises:
+        ConfigError: the project has no ``environments/`` folder, or no environment in it
+            (a CI matrix built from an empty list would plan nothing and pass).
+        TfgenError: every environment file or layer that cannot be read.
+    """
+    names = list_environments(project_dir)
+    if not names:
+        folder = environments_dir(project_dir)
+        if not folder.is_dir():
+            msg = f"no {ENVIRONMENTS_DIR}/ folder in {project_dir}; is --project-dir right?"
+        else:
+            msg = f"no environment in it: add {ENVIRONMENTS_DIR}/<name>.yaml"
+        raise ConfigError.at(msg, path=f"{ENVIRONMENTS_DIR}/")
+    summaries: list[EnvironmentSummary] = []
+    errors: list[TfgenError] = []
+    for name in names:
+        try:
+            summaries.append(describe_environment(project_dir, name, environ=environ))
+        except TfgenError as err:
+            errors.append(err)
+    failure = merge_errors(errors)
+    if failure is not None:
+        raise failure
+    return summaries
+
+
+def summaries_json(summaries: Sequence[EnvironmentSummary]) -> str:
+    """A JSON array of objects, one line, usable as a CI matrix as it is.
+
+    Each object has name, file, region, bucket, key and endpoint (null unless the
+    environment talks to an emulator, so CI can leave those out).
+    """
+    rows = [
+        {
+            "name": s.name,
+            "file": s.source,
+            "region": s.region,
+            "bucket": s.bucket,
+            "key": s.key,
+            "endpoint": s.endpoint,
+        }
+        for s in summaries
+    ]
+    return json.dumps(rows, separators=(",", ":")) + "\n"
+
+
+def summaries_table(summaries: Sequence[EnvironmentSummary]) -> str:
+    """An aligned, plain-text table with a header row (empty projects give the header only)."""
+    rows = [_COLUMNS] + [
+        (s.name, s.region or _ABSENT, s.bucket or _ABSENT, s.key or _ABSENT) for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"

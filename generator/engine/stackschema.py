@@ -1,0 +1,221 @@
+"""A stack's ``templates/schema.json``: read, check against the meta-schema, merge, compile.
+
+The stack's schema declares its own keys; the engine refuses remote references, unknown
+format names and redeclared engine keys, merges the rest with its core
+(:data:`generator.engine.core.CORE_SCHEMA`), closes the top level and compiles one validator
+with the engine's formats. Every problem is reported at its own line of the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+
+from generator.engine.core import CORE_KEYS, CORE_REQUIRED, CORE_SCHEMA
+from generator.engine.formats import FORMATS, format_problem, known_format
+from generator.engine.jsonpos import JsonError, json_lines, load_json
+from generator.errors import ConfigError, Problem
+from generator.layout import SCHEMA_FILE, TEMPLATES_DIR
+
+DEFAULT_DISPLAY = f"{TEMPLATES_DIR}/{SCHEMA_FILE}"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+MAX_SCHEMA_BYTES = 1024 * 1024
+# Formats JSON Schema itself defines, which the validator checks; any other name is a typo.
+_STANDARD_FORMATS = frozenset(
+    {
+        "date",
+        "date-time",
+        "time",
+        "duration",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "uuid",
+        "regex",
+        "json-pointer",
+    }
+)
+
+
+def _schema_error(
+    message: str, text: str = "", path: tuple[str, ...] = (), display: str = DEFAULT_DISPLAY
+) -> ConfigError:
+    line = None
+    if text:
+        lines = json_lines(text)
+        for end in range(len(path), -1, -1):
+            if path[:end] in lines:
+                line = lines[path[:end]]
+                break
+    key = ".".join(path) or None
+    return ConfigError(Problem(message, path=display, line=line, key=key))
+
+
+def read_schema(path: Path, display: str = DEFAULT_DISPLAY) -> str:
+    """The text of ``schema.json``: a regular file of at most 1 MiB, strict UTF-8.
+
+    Raises:
+        ConfigError: the file cannot be read, is too large or is not UTF-8.
+    """
+    try:
+        if not path.is_file():
+            msg = "not a regular file"
+            raise ConfigError.at(msg, path=display)
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SCHEMA_BYTES + 1)
+    except OSError as err:
+        msg = f"cannot read file: {err.strerror}"
+        raise ConfigError.at(msg, path=display) from err
+    if len(raw) > MAX_SCHEMA_BYTES:
+        msg = f"file is larger than {MAX_SCHEMA_BYTES} bytes"
+        raise ConfigError.at(msg, path=display)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        msg = f"not valid UTF-8 (byte 0x{raw[err.start]:02x})"
+        raise ConfigError.at(msg, path=display) from err
+
+
+def parse_schema(text: str, display: str = DEFAULT_DISPLAY) -> dict[str, Any]:
+    """Parse and check a stack's schema (strict JSON, meta-schema, references, formats).
+
+    Raises:
+        ConfigError: each problem at its line of ``schema.json``.
+    """
+    try:
+        schema = load_json(text)
+    except JsonError as err:
+        raise ConfigError.at(err.message, path=display, line=err.line) from err
+    if not isinstance(schema, dict):
+        msg = "the schema must be a JSON object"
+        raise ConfigError.at(msg, path=display, line=1)
+    dialect = schema.get("$schema", DIALECT)
+    if dialect != DIALECT:
+        msg = f"$schema must be {DIALECT!r} (draft 2020-12), not {dialect!r}"
+        raise _schema_error(msg, text, ("$schema",), display)
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as err:
+        path = tuple(str(p) for p in err.instance_path)
+        msg = f"not a valid JSON Schema: {err.message}"
+        raise _schema_error(msg, text, path, display) from err
+    except jsonschema_rs.ReferencingError as err:
+        msg = f"not a valid JSON Schema: {err}"
+        raise _schema_error(msg, text, display=display) from err
+    problems = [*_walk_schema(schema, ()), *_top_level_problems(schema)]
+    if problems:
+        raise ConfigError(*(_schema_error(m, text, p, display).problems[0] for p, m in problems))
+    return schema
+
+
+def _walk_schema(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """Remote references and unknown formats, anywhere in the schema."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = (*path, key)
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                if not value.startswith("#"):
+                    found.append(
+                        (here, f"only local references ('#/...') are allowed, not {value!r}")
+                    )
+            elif key == "format" and isinstance(value, str):
+                if not (known_format(value) or value in _STANDARD_FORMATS):
+                    found.append((here, _unknown_format(value)))
+            elif key in ("properties", "patternProperties", "$defs", "dependentSchemas"):
+                if isinstance(value, dict):
+                    for name, sub in value.items():
+                        found.extend(_walk_schema(sub, (*here, name)))
+                continue
+            found.extend(_walk_schema(value, here))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found.extend(_walk_schema(item, (*path, str(index))))
+    return found
+
+
+def _unknown_format(name: str) -> str:
+    known = [*FORMATS, *_STANDARD_FORMATS]
+    hint = difflib.get_close_matches(name, known, n=1)
+    extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(sorted(FORMATS))})"
+    return f"unknown format {name!r}{extra}"
+
+
+def _top_level_problems(schema: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
+    if schema.get("type", "object") != "object":
+        found.append((("type",), "the schema of environment files must be of type 'object'"))
+    properties = schema.get("properties", {})
+    found.extend(
+        (("properties", key), f"{key!r} is an engine key: the engine declares and checks it")
+        for key in properties
+        if key in CORE_KEYS
+    )
+    found.extend(
+        (("required",), f"{key!r} is an engine key: the engine decides whether it is required")
+        for key in schema.get("required", [])
+        if key in CORE_KEYS
+    )
+    return found
+
+
+def merged_schema(stack_schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema every environment is validated against: the engine's core plus the stack's."""
+    properties = {**CORE_SCHEMA, **stack_schema.get("properties", {})}
+    merged: dict[str, Any] = {
+        "$schema": DIALECT,
+        "title": stack_schema.get("title", "tfgen environment"),
+        "type": "object",
+        "properties": properties,
+        "required": [*CORE_REQUIRED, *stack_schema.get("required", [])],
+        # No schema: the engine checks its core; every other key is data for the templates.
+        "additionalProperties": not stack_schema,
+    }
+    for key in ("$defs", "description", "allOf", "anyOf", "oneOf", "if", "then", "else"):
+        if key in stack_schema:
+            merged[key] = stack_schema[key]
+    return merged
+
+
+def _format_names(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        value = node.get("format")
+        if isinstance(value, str):
+            found.add(value)
+        for sub in node.values():
+            found |= _format_names(sub)
+    elif isinstance(node, list):
+        for sub in node:
+            found |= _format_names(sub)
+    return found
+
+
+def compile_validator(schema: dict[str, Any], text: str, display: str = DEFAULT_DISPLAY) -> Any:
+    """One jsonschema-rs validator for the merged schema, with the engine's formats.
+
+    Raises:
+        ConfigError: the schema cannot be compiled (at ``schema.json``).
+    """
+    formats: dict[str, Callable[..., bool]] = {
+        name: functools.partial(_format_ok, name)
+        for name in _format_names(schema)
+        if known_format(name)
+    }
+    try:
+        return jsonschema_rs.validator_for(schema, formats=formats, validate_formats=True)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as err:
+        msg = f"the schema cannot be compiled: {err}"
+        raise _schema_error(msg, text, display=display) from err
+
+
+def _format_ok(name: str, value: str) -> bool:
+    return format_problem(name, value) is None

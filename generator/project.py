@@ -1,0 +1,107 @@
+"""A loaded project: its folders and its stack, loaded once and handed down.
+
+:func:`load_project` reads the stack (schema, rules, derived values) once per run (and per
+process: workers forked from the run inherit it). Everything after takes the
+:class:`Project`: loading an environment is layering (:mod:`generator.inputs`) then the
+stack's validation (:mod:`generator.engine.validate`), once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.engine.core import EnvironmentConfig, build_config
+from generator.engine.stack import Stack, load_stack
+from generator.engine.validate import validate_environment
+from generator.inputs.environment import (
+    Override,
+    check_environment_name,
+    layer_environment,
+    list_environments,
+)
+from generator.layout import ENVIRONMENTS_DIR, OUT_DIR, TEMPLATES_DIR
+
+
+@dataclass(frozen=True)
+class LoadedEnvironment:
+    """A validated environment and the file it was read from."""
+
+    config: EnvironmentConfig
+    source: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project root with its stack loaded and checked.
+
+    Attributes:
+        root: the project folder.
+        stack: the stack of ``templates/``, loaded and checked.
+    """
+
+    root: Path
+    stack: Stack
+
+    @property
+    def environments_dir(self) -> Path:
+        """The folder of environment files."""
+        return self.root / ENVIRONMENTS_DIR
+
+    @property
+    def default_out(self) -> Path:
+        """The output root when none is given: ``<root>/out``."""
+        return self.root / OUT_DIR
+
+    def environment_names(self) -> list[str]:
+        """Every environment of the project, sorted."""
+        return list_environments(self.root)
+
+    def environment_file(self, name: str) -> Path:
+        """The file of environment ``name``.
+
+        Raises:
+            ConfigError: not an environment name, or no such file (with a did-you-mean).
+        """
+        return check_environment_name(self.root, name)
+
+    def load_environment(
+        self,
+        name: str,
+        *,
+        overrides: Sequence[Override] = (),
+        environ: Mapping[str, str] | None = None,
+        suffix: str | None = None,
+    ) -> LoadedEnvironment:
+        """Layer, override, interpolate and validate one environment against the stack.
+
+        Args:
+            name: the environment name (the file stem).
+            overrides: ``--set`` values, applied after every file and before validation.
+            environ: variables for ``${env:...}``; ``os.environ`` when None.
+            suffix: an ephemeral suffix; the environment is then named ``<name>-<suffix>``.
+
+        Raises:
+            ConfigError: anything wrong with the files, variables or values, one
+                problem per line with file, line and dotted key.
+        """
+        layered = layer_environment(
+            self.root,
+            name,
+            overrides=overrides,
+            environ=environ,
+            suffix=suffix,
+            not_secret=self.stack.not_secret,
+        )
+        values = validate_environment(self.stack, layered.data, layered.locate)
+        return LoadedEnvironment(config=build_config(values), source=layered.source)
+
+
+def load_project(root: Path) -> Project:
+    """Load the project at ``root``: its stack is read and checked here, once.
+
+    Raises:
+        ConfigError: a stack file is unreadable or wrong, each problem at its file:line.
+    """
+    return Project(root=root, stack=load_stack(root / TEMPLATES_DIR))

@@ -1,0 +1,406 @@
+"""Parse every rendered file back with python-hcl2 and check the invariants tfgen promises."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from generator.engine.core import EnvironmentConfig
+from generator.engine.formats import bucket_name_problem, state_key_problem
+from generator.errors import Problem, VerifyError
+from generator.inputs.yamldoc import same_key_once_normalised
+from generator.verify import hclparse as _hclparse
+from generator.verify.hclparse import VERIFY_VERSION, NotALiteralError, decode_hcl_string
+
+BACKEND_FILE = "backend.hcl"
+JSON_SUFFIX = ".tf.json"
+# A generated .tf.json larger or deeper than this is refused before json.loads sees it.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+__all__ = [
+    "ENDPOINT_ONLY",
+    "VERIFY_VERSION",
+    "NotALiteralError",
+    "decode_hcl_string",
+    "parse_hcl",
+    "parse_tf_json",
+    "verify_rendered",
+]
+# What a template left unrendered looks like (also used by bootstrap's own check).
+LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# Settings that only an environment with an emulated endpoint may render.
+ENDPOINT_ONLY = (
+    "endpoints",
+    "skip_credentials_validation",
+    "skip_requesting_account_id",
+    "skip_metadata_api_check",
+    "use_path_style",
+)
+
+
+def parse_hcl(name: str, text: str) -> dict[str, Any]:
+    """Parse one rendered file; a syntax error becomes a VerifyError at its line and column.
+
+    A ``*.tf.json`` file is read as JSON (see :func:`parse_tf_json`). An attribute set twice
+    in one block, or a key given twice in one object, is a VerifyError naming both lines:
+    python-hcl2 would keep the last value silently, and Terraform refuses the first.
+    """
+    if name.endswith(JSON_SUFFIX):
+        return parse_tf_json(name, text)
+    try:
+        parsed = _hclparse.parse(text)
+    except Exception as err:
+        is_syntax, line, column = _hclparse.syntax_error(err)
+        if is_syntax and line is not None:
+            where = f" (column {column})" if column is not None else ""
+            problem = Problem(f"rendered file is not valid HCL{where}", path=name, line=line)
+            raise VerifyError(problem) from err
+        if is_syntax or isinstance(err, ValueError):
+            msg = f"rendered file is not valid HCL: {err}"
+            raise VerifyError.at(msg, path=name) from err
+        if isinstance(err, RecursionError):  # python-hcl2's transformer recurses per level
+            msg = "rendered file is nested too deeply for python-hcl2 to read back"
+            raise VerifyError.at(msg, path=name) from err
+        raise
+    if parsed.repeated:
+        raise VerifyError(
+            *(Problem(r.message, path=name, line=r.line, key=r.key) for r in parsed.repeated)
+        )
+    return parsed.result
+
+
+# --------------------------------------------------------------------------- .tf.json
+
+# Labels each top-level block type takes in Terraform's JSON syntax.
+_JSON_LABELS = {"resource": 2, "data": 2, "ephemeral": 2, "provider": 1, "module": 1}
+_JSON_LABELS |= {"variable": 1, "output": 1, "check": 1}
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+
+
+def parse_tf_json(name: str, text: str) -> dict[str, Any]:
+    """Parse a ``*.tf.json`` file into the shape python-hcl2 gives the same ``.tf``.
+
+    Bounded (:data:`MAX_JSON_BYTES`, :data:`MAX_JSON_DEPTH`) before it is decoded; a key
+    given twice in one object (compared after NFC normalisation) is refused with both
+    lines, as Terraform refuses it. Blocks become lists of bodies marked ``__is_block__``
+    with their labels quoted, strings become quoted literals, so the rules for ``.tf``
+    files (terraform block, backend, endpoints) apply unchanged.
+
+    Raises:
+        VerifyError: not JSON, too large or deep, repeated keys, or not an object.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_JSON_BYTES:
+        msg = f"larger than {MAX_JSON_BYTES} bytes ({size})"
+        raise VerifyError.at(msg, path=name)
+    problems = _json_structure_problems(name, text)
+    if problems:
+        raise VerifyError(*problems)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        msg = f"rendered file is not valid JSON (column {err.colno}): {err.msg}"
+        raise VerifyError.at(msg, path=name, line=err.lineno) from err
+    except (ValueError, RecursionError) as err:
+        msg = f"rendered file is not valid JSON: {err}"
+        raise VerifyError.at(msg, path=name) from err
+    if not isinstance(data, dict):
+        msg = "the top level of a .tf.json file must be an object"
+        raise VerifyError.at(msg, path=name)
+    return _json_top(data)
+
+
+def _json_structure_problems(name: str, text: str) -> list[Problem]:
+    """Nesting deeper than the bound, and keys given twice in one object, with their lines."""
+    problems: list[Problem] = []
+    # One frame per open object ({normalised key: (key, line)}) or array (None).
+    frames: list[dict[str, tuple[str, int]] | None] = []
+    expect_key = False
+    line, scanned = 1, 0
+    for match in _JSON_TOKEN.finditer(text):
+        tok = match.group(0)
+        line += text.count("\n", scanned, match.start())
+        scanned = match.start()
+        if tok in "{[":
+            if len(frames) >= MAX_JSON_DEPTH:
+                msg = f"nested more than {MAX_JSON_DEPTH} levels deep"
+                return [Problem(msg, path=name, line=line)]
+            frames.append({} if tok == "{" else None)
+            expect_key = tok == "{"
+        elif tok in "}]":
+            if frames:
+                frames.pop()
+            expect_key = False
+        elif tok == ",":
+            expect_key = bool(frames) and frames[-1] is not None
+        elif tok == ":":
+            expect_key = False
+        elif expect_key and frames and frames[-1] is not None:
+            seen = frames[-1]
+            try:
+                key = json.loads(tok)
+            except ValueError:
+                continue  # json.loads reports the syntax error with its position
+            normal = unicodedata.normalize("NFC", key)
+            if normal in seen:
+                first, where = seen[normal]
+                msg = f"set twice (first on line {where})"
+                if first != key:
+                    msg = same_key_once_normalised(key, first, where)
+                problems.append(Problem(msg, path=name, line=line, key=key))
+            else:
+                seen[normal] = (key, line)
+    return problems
+
+
+def _json_top(data: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for kind, value in data.items():
+        if kind == "//":
+            continue
+        blocks = result.setdefault(kind, [])
+        for item in value if isinstance(value, list) else [value]:
+            blocks.append(_json_labelled(item, _JSON_LABELS.get(kind, 0), kind))
+    return result
+
+
+def _json_labelled(value: Any, labels: int, kind: str) -> Any:
+    """A block value with ``labels`` levels of labels above its body (or bodies)."""
+    if labels == 0 or not isinstance(value, dict):
+        return _json_body(value, kind)
+    out: dict[str, Any] = {}
+    for label, inner in value.items():
+        if label == "//":
+            continue
+        if labels == 1 and isinstance(inner, list):  # several blocks with the same labels
+            inner = inner[0] if len(inner) == 1 else inner
+        out[f'"{label}"'] = _json_labelled(inner, labels - 1, kind)
+    return out
+
+
+def _json_body(value: Any, kind: str) -> Any:
+    """A block body: in the terraform and provider blocks, objects are nested blocks."""
+    if not isinstance(value, dict):
+        return _json_value(value)
+    body: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "//":
+            continue
+        nested = kind in ("terraform", "provider") and key != "tags"
+        if nested and key == "backend" and isinstance(item, dict):
+            body[key] = [{f'"{label}"': _json_body(b, kind)} for label, b in item.items()]
+        elif nested and key == "required_providers" and isinstance(item, dict):
+            body[key] = [{**_json_value(item), "__is_block__": True}]
+        elif nested and isinstance(item, dict):
+            body[key] = [_json_body(item, kind)]
+        elif nested and isinstance(item, list) and item and all(isinstance(i, dict) for i in item):
+            body[key] = [_json_body(i, kind) for i in item]
+        else:
+            body[key] = _json_value(item)
+    body["__is_block__"] = True
+    return body
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value as python-hcl2 writes the same HCL value (strings keep their quotes)."""
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def verify_rendered(
+    files: Mapping[str, str], config: EnvironmentConfig, *, out_prefix: str
+) -> dict[str, dict[str, Any]]:
+    """Check a rendered set before anything is written.
+
+    Args:
+        files: output file name -> text, as rendered.
+        config: the environment they were rendered from.
+        out_prefix: how the output folder is named in messages (``out/prod``).
+
+    Returns:
+        The parsed form of every file.
+
+    Raises:
+        VerifyError: one problem per broken rule, naming the file and the rule.
+    """
+    problems: list[Problem] = []
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, text in sorted(files.items()):
+        display = f"{out_prefix}/{name}"
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if LEFTOVER.search(line):
+                problems.append(
+                    Problem(
+                        "leftover template syntax ('{{', '{%' or '{#')", path=display, line=lineno
+                    )
+                )
+        try:
+            parsed[name] = parse_hcl(display, text)
+        except VerifyError as err:
+            problems.extend(err.problems)
+    if BACKEND_FILE not in files:
+        problems.append(Problem(f"no {BACKEND_FILE} was rendered", path=out_prefix))
+    elif BACKEND_FILE in parsed:
+        problems.extend(_check_backend_hcl(parsed[BACKEND_FILE], f"{out_prefix}/{BACKEND_FILE}"))
+    tf = {n: d for n, d in parsed.items() if n.endswith((".tf", JSON_SUFFIX))}
+    if len(tf) == sum(1 for n in files if n.endswith((".tf", JSON_SUFFIX))):
+        problems.extend(_check_terraform_block(tf, out_prefix))
+    if config.endpoint is None:
+        # backend.endpoint alone (an S3-compatible state store) allows overrides in
+        # backend.hcl only; the provider must still talk to real AWS.
+        checked = (
+            parsed
+            if config.backend.endpoint is None
+            else {n: d for n, d in parsed.items() if n != BACKEND_FILE}
+        )
+        problems.extend(check_no_endpoints(checked, out_prefix))
+    if problems:
+        raise VerifyError(*problems)
+    return parsed
+
+
+def _check_backend_hcl(doc: Mapping[str, Any], display: str) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def rule(message: str, key: str) -> None:
+        problems.append(Problem(message, path=display, key=key))
+
+    values: dict[str, str] = {}
+    for key in ("bucket", "key", "region"):
+        if key not in doc:
+            rule("missing: the S3 backend needs bucket, key and region", key)
+            continue
+        try:
+            values[key] = decode_hcl_string(doc[key])
+        except NotALiteralError as err:
+            rule(str(err), key)
+            continue
+        if not values[key].strip():
+            rule("empty or only whitespace: terraform init would fail", key)
+    if values.get("bucket", "").strip():
+        problem = bucket_name_problem(values["bucket"])
+        if problem:
+            rule(problem, "bucket")
+    if values.get("key", "").strip():
+        problem = state_key_problem(values["key"])
+        if problem:
+            rule(problem, "key")
+    if doc.get("encrypt") is not True:
+        rule("state must be encrypted: encrypt = true", "encrypt")
+    lockfile = doc.get("use_lockfile") is True
+    table = doc.get("dynamodb_table")
+    try:
+        has_table = table is not None and bool(decode_hcl_string(table).strip())
+    except NotALiteralError as err:
+        rule(str(err), "dynamodb_table")
+        has_table = False
+    if not (lockfile or has_table):
+        rule(
+            "state locking is not configured (use_lockfile = true or dynamodb_table)",
+            "use_lockfile",
+        )
+    return problems
+
+
+def _blocks(doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    found = doc.get(kind, [])
+    return [b for b in found if isinstance(b, dict)] if isinstance(found, list) else []
+
+
+def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
+    terraform_blocks = [
+        (name, block) for name, doc in sorted(tf.items()) for block in _blocks(doc, "terraform")
+    ]
+    if len(terraform_blocks) != 1:
+        where = ", ".join(n for n, _ in terraform_blocks) or "none"
+        problems.append(
+            Problem(
+                f"expected exactly one terraform block, found {len(terraform_blocks)} ({where})",
+                path=prefix,
+            )
+        )
+        return problems
+    name, block = terraform_blocks[0]
+    display = f"{prefix}/{name}"
+    if "required_version" not in block:
+        problems.append(Problem("the terraform block has no required_version", path=display))
+    providers = _blocks(block, "required_providers")
+    if not providers or "aws" not in providers[0]:
+        problems.append(Problem("required_providers does not pin hashicorp/aws", path=display))
+    backends = _blocks(block, "backend")
+    labels = [label for b in backends for label in b if label != "__is_block__"]
+    if labels != ['"s3"']:
+        problems.append(
+            Problem(
+                f'expected exactly one backend "s3" block, found {labels or "none"}', path=display
+            )
+        )
+    else:
+        body = {k: v for k, v in backends[0]['"s3"'].items() if not k.startswith("__")}
+        if body:
+            problems.append(
+                Problem(
+                    'the backend "s3" block must be empty (settings belong in backend.hcl), '
+                    f"found {', '.join(sorted(body))}",
+                    path=display,
+                )
+            )
+    return problems
+
+
+def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
+    """Only an environment that declares an endpoint may point anywhere but real AWS.
+
+    Anywhere in the output, the settings in ENDPOINT_ONLY are refused. Inside ``provider``
+    blocks, the ``terraform`` block (its ``backend``) and ``backend.hcl``, where every
+    argument configures how AWS is reached, any endpoint override (``endpoint``,
+    ``endpoints``, ``*_endpoint``), path-style addressing, ``skip_*`` check or ``insecure``
+    is refused too: the provider and backend spell these several ways (``s3_use_path_style``,
+    the deprecated ``force_path_style``, ``sts_endpoint``...). Resource arguments that merely
+    share a name (an SNS subscription's ``endpoint``, ``skip_final_snapshot``) are not
+    settings of this kind, so the broad patterns stay inside those blocks.
+    """
+    problems: list[Problem] = []
+    # NOTE: python-hcl2 gives block labels with their quotes ('"aws"'), so labels never
+    # match these patterns; only argument and nested block names do.
+    connection_setting = re.compile(
+        r"endpoints?|[a-z0-9_]+_endpoint|(?:s3_)?(?:use|force)_path_style|skip_[a-z0-9_]+|insecure"
+    )
+    connection_blocks = {"provider", "terraform"}
+
+    def walk(node: Any, name: str, path: tuple[str, ...], strict: bool) -> None:
+        if isinstance(node, dict):
+            # Keys of a block body (or of backend.hcl itself) are argument names; keys of an
+            # object value are data (default_tags' tag names) and only meet ENDPOINT_ONLY.
+            arguments = strict and (not path or node.get("__is_block__") is True)
+            for key, value in node.items():
+                if not isinstance(key, str) or key.startswith("__"):
+                    continue
+                here = (*path, key.strip('"'))
+                if key in ENDPOINT_ONLY or (arguments and connection_setting.fullmatch(key)):
+                    problems.append(
+                        Problem(
+                            f"{key} is set, but the environment declares no endpoint: only an "
+                            "emulated environment may override endpoints or skip checks",
+                            path=f"{prefix}/{name}",
+                            key=".".join(here),
+                        )
+                    )
+                walk(value, name, here, strict or (not path and key in connection_blocks))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, name, path, strict)
+
+    for name, doc in sorted(parsed.items()):
+        walk(doc, name, (), name == BACKEND_FILE)
+    return problems

@@ -1,0 +1,112 @@
+"""The compiled-template cache: output and error locations as compiled, bounded, never fatal."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator.engine.render import render_environment
+from generator.engine.sandbox import _CompiledTemplateCache, make_env
+from generator.engine.stack import load_stack
+from generator.errors import RenderError
+from generator.layout import TEMPLATES_DIR
+from generator.project import load_project
+from tests.conftest import GOLDEN_ENVIRON
+
+BROKEN = "a = 1\n{{ env.no_such_setting.x }}\n"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_environments() -> Iterator[None]:
+    yield
+    make_env.cache_clear()  # no test leaves a doctored environment behind
+
+
+def render(project: Path, subfolder: str | None = None) -> dict[str, str]:
+    make_env.cache_clear()  # a fresh environment, as a new process has: loads from the cache
+    loaded = load_project(project).load_environment("dev", environ=GOLDEN_ENVIRON)
+    return render_environment(
+        load_stack(project / TEMPLATES_DIR),
+        loaded.config,
+        source=loaded.source,
+        subfolder=subfolder,
+    )
+
+
+def test_a_cached_render_equals_a_compiled_one(project: Path) -> None:
+    env = make_env(project / TEMPLATES_DIR)
+    assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
+    first = render(project)
+    cached = render(project)
+    make_env.cache_clear()
+    plain = make_env(project / TEMPLATES_DIR).overlay(bytecode_cache=None, cache_size=0)
+    loaded = load_project(project).load_environment("dev", environ=GOLDEN_ENVIRON)
+    name = sorted(first)[0]
+    expected = plain.get_template(f"{name}.j2").render(env=loaded.config.values)
+    assert first == cached
+    assert cached[name].endswith(expected.lstrip("\n"))
+
+
+def test_errors_name_the_file_of_each_project_copy(project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "copy"
+    shutil.copytree(project, other)
+    for root in (project, other):
+        (root / TEMPLATES_DIR / "bootstrap").mkdir(exist_ok=True)
+        (root / TEMPLATES_DIR / "bootstrap" / "zz_broken.tf.j2").write_text(BROKEN)
+    for _ in range(2):  # the second round runs from the cache filled by the first
+        for root in (project, other):
+            with pytest.raises(RenderError) as caught:
+                render(root, subfolder="bootstrap")
+            (problem,) = caught.value.problems
+            assert problem.path == "templates/bootstrap/zz_broken.tf.j2"
+            assert problem.line == 2
+
+
+def test_the_cache_folder_keeps_only_the_newest_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_CompiledTemplateCache, "CACHE_ENTRIES", 5)
+    cache = _CompiledTemplateCache("salt", str(tmp_path))
+    for i in range(12):
+        entry = tmp_path / (_CompiledTemplateCache.PATTERN % f"{i:02d}")
+        entry.write_bytes(b"x")
+        os.utime(entry, (1_000_000 + i, 1_000_000 + i))
+    foreign = tmp_path / "__jinja2_someone_else.cache"
+    foreign.write_bytes(b"x")
+    cache._prune()
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted(
+        [foreign.name, *(_CompiledTemplateCache.PATTERN % f"{i:02d}" for i in range(8, 12))]
+    )
+
+
+def test_an_unwritable_cache_never_fails_a_render(project: Path, tmp_path: Path) -> None:
+    expected = render(project)
+    make_env.cache_clear()
+    env = make_env(project / TEMPLATES_DIR)
+    assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
+    env.bytecode_cache.directory = str(tmp_path / "missing")
+    loaded = load_project(project).load_environment("dev", environ=GOLDEN_ENVIRON)
+    files = render_environment(
+        load_stack(project / TEMPLATES_DIR), loaded.config, source=loaded.source
+    )
+    assert files == expected
+    assert not (tmp_path / "missing").exists()
+
+
+def test_the_cache_lives_in_tfgens_private_folder_and_turns_off(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_env.cache_clear()
+    env = make_env(project / TEMPLATES_DIR)
+    assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
+    assert Path(env.bytecode_cache.directory).name == "jinja"
+    assert Path(env.bytecode_cache.directory).parent.name == "tfgen"
+    monkeypatch.setenv("TFGEN_NO_CACHE", "1")
+    make_env.cache_clear()
+    assert make_env(project / TEMPLATES_DIR).bytecode_cache is None
+    make_env.cache_clear()

@@ -1,0 +1,512 @@
+"""The event-pipeline example (examples/event-pipeline): a second stack, tested as a stack.
+
+Every environment is rendered through the CLI with ``--project-dir``, as a user would:
+``terraform validate`` with the real AWS provider from the offline mirror, ``terraform fmt
+-check``, checkov with 0 failed checks (skips only inline, each with a reason), and the
+stack's own schema, rules and derived names, each failure at its file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from generator.cli.app import cli
+from tests.conftest import ROOT
+from tests.stacks.test_stack import CREDENTIAL_RES, SKIP_RE
+from tests.tfhelpers import (
+    failed_checks,
+    requires_checkov,
+    requires_terraform,
+    run_checkov,
+    run_terraform,
+    terraform_env,
+)
+
+EXAMPLE = ROOT / "examples" / "event-pipeline"
+SHIPPED = ("dev", "local", "prod")
+# Template branches no shipped environment takes: no prefix, access logs, no point-in-time
+# recovery, another consumer service, no redrive restriction; and a suffixed copy.
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dev-all-options": (
+        "dev",
+        (
+            "--set",
+            "ingest.prefix=",
+            "--set",
+            "ingest.access_log_bucket=events-access-logs-dev",
+            "--set",
+            "table.point_in_time_recovery=false",
+            "--set",
+            "consumer.service=ecs-tasks.amazonaws.com",
+            "--set",
+            "queue.restrict_redrive=false",
+            "--set",
+            "kms.deletion_window_days=7",
+        ),
+    ),
+    "dev-pr7": ("dev", ("--suffix", "pr7")),
+}
+CASES = (*SHIPPED, *VARIANTS)
+# checkov judges what would run in AWS; local is an emulator with what it cannot serve off.
+CHECKOV_CASES = tuple(c for c in CASES if c != "local")
+FILES = {
+    "alarms.tf",
+    "backend.hcl",
+    "consumer.tf",
+    "events.tf",
+    "ingest.tf",
+    "kms.tf",
+    "main.tf",
+    "outputs.tf",
+    "providers.tf",
+    "queue.tf",
+    "table.tf",
+    "versions.tf",
+}
+# The variables the example reads; unset, so every default is what is tested.
+CLEAN_ENV: dict[str, str | None] = {
+    "EVENTS_STATE_BUCKET": None,
+    "EVENTS_PROD_STATE_BUCKET": None,
+    "TFGEN_LOCAL_STATE_BUCKET": None,
+    "AWS_ENDPOINT_URL": None,
+}
+RESOURCE_RE = re.compile(r'^resource "(\w+)" "(\w+)"', re.M)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered case: its folder, its files, and terraform's data dir beside it."""
+
+    name: str
+    root: Path
+    data_dir: Path
+    files: dict[str, str]
+
+
+def invoke(project: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:
+    return CliRunner().invoke(
+        cli, ["--project-dir", str(project), *args], env={**CLEAN_ENV, **(env or {})}
+    )
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
+    """Every case rendered once through the CLI into a folder of its own."""
+    base = tmp_path_factory.mktemp("example")
+    result: dict[str, Rendered] = {}
+    for name in CASES:
+        env_name, args = VARIANTS.get(name, (name, ()))
+        out = base / name
+        run = invoke(EXAMPLE, "render", env_name, *args, "--out", str(out))
+        assert run.exit_code == 0, run.output
+        (root,) = (p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+        files = {
+            p.name: p.read_text(encoding="utf-8")
+            for p in sorted(root.iterdir())
+            if p.is_file() and not p.name.startswith(".")
+        }
+        result[name] = Rendered(name, root, base / f"{name}.tfdata", files)
+    return result
+
+
+@pytest.fixture(scope="session")
+def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("example-terraform")
+    cache = folder / "plugin-cache"
+    cache.mkdir()
+    return terraform_env(folder, TF_PLUGIN_CACHE_DIR=str(cache))
+
+
+# --------------------------------------------------------------------------- shape
+
+
+def test_the_example_has_a_shared_layer_two_environments_and_an_emulator_one() -> None:
+    names = sorted(p.stem for p in (EXAMPLE / "environments").glob("*.yaml"))
+    assert names == ["_defaults", *SHIPPED]
+    assert (EXAMPLE / "templates" / "schema.json").is_file()
+    assert (EXAMPLE / "templates" / "stack.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_environment_renders_every_file(rendered: dict[str, Rendered], name: str) -> None:
+    assert set(rendered[name].files) == FILES
+    for text in rendered[name].files.values():
+        assert text.startswith("# Generated by tfgen")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_pipeline_has_at_least_ten_resources(rendered: dict[str, Rendered], name: str) -> None:
+    resources = {
+        f"{kind}.{label}"
+        for text in rendered[name].files.values()
+        for kind, label in RESOURCE_RE.findall(text)
+    }
+    assert len(resources) >= 20, sorted(resources)
+    kinds = {r.split(".")[0] for r in resources}
+    assert {
+        "aws_s3_bucket",
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_policy",
+        "aws_cloudwatch_event_rule",
+        "aws_cloudwatch_event_target",
+        "aws_sqs_queue",
+        "aws_sns_topic",
+        "aws_dynamodb_table",
+        "aws_iam_role",
+        "aws_iam_role_policy",
+        "aws_cloudwatch_metric_alarm",
+        "aws_cloudwatch_log_group",
+        "aws_kms_key",
+    } <= kinds
+
+
+def test_derived_names_follow_the_environment(rendered: dict[str, Rendered]) -> None:
+    dev, pr = rendered["dev"].files, rendered["dev-pr7"].files
+    assert 'name                              = "events-dev-events"' in dev["queue.tf"]
+    assert 'name                              = "events-dev-events-dlq"' in dev["queue.tf"]
+    assert 'bucket        = "events-dev-ingest"' in dev["ingest.tf"]
+    assert 'name                        = "events-dev-objects"' in dev["table.tf"]
+    assert 'name              = "/events/dev/consumer"' in dev["consumer.tf"]
+    assert 'name               = "events-dev-consumer"' in dev["consumer.tf"]
+    assert 'name                              = "events-dev-pr7-events"' in pr["queue.tf"]
+    assert 'key          = "events/dev-pr7/terraform.tfstate"' in pr["backend.hcl"]
+    assert 'bucket        = "events-access-logs-prod"' not in rendered["prod"].files["ingest.tf"]
+    assert 'target_bucket = "events-access-logs-prod"' in rendered["prod"].files["ingest.tf"]
+
+
+def test_state_buckets_are_literal_or_variables_with_defaults(
+    rendered: dict[str, Rendered], tmp_path: Path
+) -> None:
+    assert '"events-tfstate-nonprod"' in rendered["dev"].files["backend.hcl"]
+    assert '"events-tfstate-prod"' in rendered["prod"].files["backend.hcl"]
+    assert '"events-tfstate-local"' in rendered["local"].files["backend.hcl"]
+    result = invoke(
+        EXAMPLE,
+        "render",
+        "prod",
+        "--out",
+        str(tmp_path),
+        env={"EVENTS_PROD_STATE_BUCKET": "acme-events-state"},
+    )
+    assert result.exit_code == 0, result.output
+    assert '"acme-events-state"' in (tmp_path / "prod" / "backend.hcl").read_text("utf-8")
+
+
+def test_only_the_emulator_environment_overrides_endpoints(
+    rendered: dict[str, Rendered],
+) -> None:
+    for name in CHECKOV_CASES:
+        assert "endpoints" not in rendered[name].files["providers.tf"], name
+        assert "skip_" not in rendered[name].files["providers.tf"], name
+    local = rendered["local"].files["providers.tf"]
+    for service in ("cloudwatch", "dynamodb", "events", "iam", "kms", "logs", "s3", "sns", "sqs"):
+        assert re.search(rf'^    {service} +=  ?"http://127\.0\.0\.1:5000"$', local, re.M), service
+
+
+def test_local_turns_off_only_what_moto_cannot_serve(rendered: dict[str, Rendered]) -> None:
+    dev, local = rendered["dev"].files, rendered["local"].files
+    assert "eventbridge = true" in dev["ingest.tf"]
+    assert "eventbridge = false" in local["ingest.tf"]
+    assert "redrive_policy = jsonencode" in dev["queue.tf"]
+    assert "redrive_policy" not in local["queue.tf"]
+    assert "redrive_allow_policy" in dev["queue.tf"]
+    assert "redrive_allow_policy" not in local["queue.tf"]
+    # Each switch is preceded by a comment naming what moto lacks.
+    lines = (EXAMPLE / "environments" / "local.yaml").read_text(encoding="utf-8").splitlines()
+    for key in ("eventbridge: false", "redrive: false", "restrict_redrive: false"):
+        at = lines.index(f"  {key}")
+        comment = []
+        while lines[at - 1 - len(comment)].lstrip().startswith("#"):
+            comment.append(lines[at - 1 - len(comment)])
+        assert any("moto 5.2" in c for c in comment), key
+
+
+def test_prod_protects_and_alerts(rendered: dict[str, Rendered]) -> None:
+    prod, dev = rendered["prod"].files, rendered["dev"].files
+    assert "deletion_protection_enabled = true" in prod["table.tf"]
+    assert "deletion_protection_enabled = false" in dev["table.tf"]
+    assert "force_destroy = false" in prod["ingest.tf"]
+    assert '"oncall@example.com"' in prod["alarms.tf"]
+    assert '"arn:aws:sns:eu-west-1:123456789012:ops-pager"' in prod["alarms.tf"]
+    assert "retention_in_days = 365" in prod["consumer.tf"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_consumer_policy_names_its_resources(rendered: dict[str, Rendered], name: str) -> None:
+    text = rendered[name].files["consumer.tf"]
+    policy = text[text.index('data "aws_iam_policy_document" "consumer"') :]
+    policy = policy[: policy.index("\n}\n")]
+    assert '"*"' not in policy
+    assert not re.search(r'"\w+:\*"', policy)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_no_literal_credentials(rendered: dict[str, Rendered], name: str) -> None:
+    for file, text in rendered[name].files.items():
+        for pattern in CREDENTIAL_RES:
+            found = pattern.search(text)
+            assert found is None, f"{file}: {found.group(0) if found else ''}"
+
+
+def test_a_render_is_deterministic(rendered: dict[str, Rendered], tmp_path: Path) -> None:
+    for name in ("dev", "prod"):
+        out = tmp_path / "again"
+        assert invoke(EXAMPLE, "render", name, "--out", str(out)).exit_code == 0
+        for file, text in rendered[name].files.items():
+            assert (out / name / file).read_text(encoding="utf-8") == text
+        check = invoke(EXAMPLE, "check", name, "--out", str(out))
+        assert check.exit_code == 0, check.output
+
+
+# --------------------------------------------------------------------------- terraform
+
+
+@requires_terraform
+@pytest.mark.terraform
+@pytest.mark.parametrize("name", CASES)
+def test_terraform_validate(
+    rendered: dict[str, Rendered], tf_env: dict[str, str], name: str
+) -> None:
+    case = rendered[name]
+    env = {**tf_env, "TF_DATA_DIR": str(case.data_dir)}
+    proc = run_terraform(["init", "-backend=false", "-input=false"], case.root, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_terraform(["validate"], case.root, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success!" in proc.stdout
+
+
+@requires_terraform
+@pytest.mark.terraform
+@pytest.mark.parametrize("name", CASES)
+def test_terraform_fmt_finds_nothing_to_change(
+    rendered: dict[str, Rendered], tf_env: dict[str, str], name: str
+) -> None:
+    proc = run_terraform(["fmt", "-check", "-recursive", "-diff"], rendered[name].root, tf_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- checkov
+
+
+@requires_checkov
+@pytest.mark.parametrize("name", CHECKOV_CASES)
+def test_checkov_finds_no_failed_check(rendered: dict[str, Rendered], name: str) -> None:
+    report = run_checkov(rendered[name].root)
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
+    assert summary["parsing_errors"] == 0
+    assert summary["resource_count"] >= 20  # it really read the stack
+    assert summary["passed"] > 80
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_every_skip_says_why(rendered: dict[str, Rendered], name: str) -> None:
+    lines = [line for text in rendered[name].files.values() for line in text.splitlines()]
+    skips = [SKIP_RE.match(line) for line in lines if "checkov:skip" in line]
+    assert all(skips), [line for line in lines if "checkov:skip" in line]
+    for match in skips:
+        assert match is not None
+        assert len(match.group("reason").strip()) > 20, match.group(0)
+    assert len(skips) <= 3
+
+
+def test_skips_follow_the_environment(rendered: dict[str, Rendered]) -> None:
+    def checks(name: str) -> set[str]:
+        return {m.group("id") for t in rendered[name].files.values() for m in SKIP_RE.finditer(t)}
+
+    assert checks("prod") == {"CKV_AWS_144"}
+    assert checks("dev") == {"CKV_AWS_144", "CKV_AWS_18", "CKV_AWS_338"}
+    assert "CKV_AWS_28" in checks("dev-all-options")
+    assert "CKV_AWS_18" not in checks("dev-all-options")
+
+
+# --------------------------------------------------------------------------- inputs and rules
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        pytest.param(
+            ["queue.visibility_timeout_seconds=100"],
+            "--set: queue.visibility_timeout_seconds: 100 s is less than 6 times "
+            "consumer.timeout_seconds (30 s)",
+            id="lambda-visibility",
+        ),
+        pytest.param(
+            ["consumer.service=ec2.amazonaws.com", "queue.visibility_timeout_seconds=20"],
+            "--set: queue.visibility_timeout_seconds: 20 s is shorter than "
+            "consumer.timeout_seconds (30 s)",
+            id="visibility",
+        ),
+        pytest.param(
+            ["queue.dlq_retention_seconds=86400"],
+            "--set: queue.dlq_retention_seconds: the dead-letter queue keeps messages 86400 s, "
+            "not longer than the queue (86400 s)",
+            id="dlq-retention",
+        ),
+        pytest.param(
+            ["alarms.max_age_seconds=90000"],
+            "--set: alarms.max_age_seconds: the age alarm fires at 90000 s, but the queue "
+            "deletes messages after 86400 s",
+            id="alarm-age",
+        ),
+        pytest.param(
+            ["ingest.prefix=/incoming/"],
+            "--set: ingest.prefix: a key prefix ends with '/' and does not start with one",
+            id="prefix-slash",
+        ),
+        pytest.param(
+            ["ingest.prefix=incoming"],
+            "--set: ingest.prefix: a key prefix ends with '/'",
+            id="prefix-end",
+        ),
+        pytest.param(
+            ["queue.max_receive_count=0"],
+            "--set: queue.max_receive_count: ",
+            id="range",
+        ),
+        pytest.param(
+            ["consumer.log_retention_days=13"],
+            "--set: consumer.log_retention_days: must be one of 1, 3, 5, 7, 14",
+            id="retention-enum",
+        ),
+        pytest.param(
+            ["ingest.access_log_bucket=Not_A_Bucket"],
+            "--set: ingest.access_log_bucket: ",
+            id="bucket-format",
+        ),
+        pytest.param(
+            ["queue.visibilty_timeout_seconds=60"],
+            "--set: queue.visibilty_timeout_seconds: unknown key; did you mean "
+            "'queue.visibility_timeout_seconds'?",
+            id="did-you-mean",
+        ),
+        pytest.param(
+            ["table.deletion_protection=maybe"],
+            "--set: table.deletion_protection: ",
+            id="type",
+        ),
+    ],
+)
+def test_inputs_and_rules_refuse_with_the_key_they_blame(
+    tmp_path: Path, sets: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    assert invoke(EXAMPLE, "render", "dev", "--out", str(out)).exit_code == 0
+    before = tree(out)
+    args = [a for s in sets for a in ("--set", s)]
+    result = invoke(EXAMPLE, "render", "dev", "--out", str(out), *args)
+    assert result.exit_code == 1, result.output
+    assert f"error: {message}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(out) == before
+
+
+def test_a_derived_name_over_its_aws_limit_is_refused_with_the_room_left(tmp_path: Path) -> None:
+    args = ("--set", "project=abcdefghijklmnopqrst", "--suffix", "pr-with-a-long-branch-name")
+    result = invoke(EXAMPLE, "validate", "dev", *args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        "error: environments/dev.yaml: name: the EventBridge rule name "
+        "'abcdefghijklmnopqrst-dev-pr-with-a-long-branch-name-object-created' would have 66 "
+        "characters, AWS allows 64: use an environment name (with its suffix) of at most 28 "
+        "characters, or a shorter project name\n"
+    )
+    fits = invoke(EXAMPLE, "validate", "dev", "--set", "project=abcdefghijklmnopqrst")
+    assert fits.exit_code == 0, fits.output
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "project"
+    shutil.copytree(EXAMPLE / "environments", dest / "environments")
+    shutil.copytree(EXAMPLE / "templates", dest / "templates")
+    return dest
+
+
+def test_a_topic_in_another_region_is_blamed_at_its_line(example_copy: Path) -> None:
+    prod = example_copy / "environments" / "prod.yaml"
+    text = prod.read_text(encoding="utf-8")
+    pager = "    - arn:aws:sns:eu-west-1:123456789012:ops-pager\n"
+    prod.write_text(
+        text.replace(pager, pager + "    - arn:aws:sns:us-east-1:123456789012:elsewhere\n"),
+        encoding="utf-8",
+    )
+    line = (
+        prod.read_text(encoding="utf-8")
+        .splitlines()
+        .index("    - arn:aws:sns:us-east-1:123456789012:elsewhere")
+    )
+    result = invoke(example_copy, "validate", "prod")
+    assert result.exit_code == 1, result.output
+    assert (
+        f"error: environments/prod.yaml:{line + 1}: alarms.topic_arns.1: the topic is in "
+        "us-east-1; a CloudWatch alarm in eu-west-1 can only notify a topic of its own region"
+    ) in result.stderr
+
+
+def test_an_unknown_key_is_blamed_at_its_own_line(example_copy: Path) -> None:
+    dev = example_copy / "environments" / "dev.yaml"
+    text = dev.read_text(encoding="utf-8") + "table:\n  point_in_time_recvery: false\n"
+    dev.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("  point_in_time_recvery: false") + 1
+    result = invoke(example_copy, "validate", "dev")
+    assert result.exit_code == 1, result.output
+    assert (
+        f"error: environments/dev.yaml:{line}: table.point_in_time_recvery: unknown key; "
+        "did you mean 'table.point_in_time_recovery'?"
+    ) in result.stderr
+
+
+def test_a_rule_blames_the_line_of_the_value_in_the_layer_that_set_it(
+    example_copy: Path,
+) -> None:
+    prod = example_copy / "environments" / "prod.yaml"
+    text = prod.read_text(encoding="utf-8").replace(
+        "  visibility_timeout_seconds: 360\n", "  visibility_timeout_seconds: 200\n"
+    )
+    prod.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("  visibility_timeout_seconds: 200") + 1
+    result = invoke(example_copy, "validate", "prod")
+    assert result.exit_code == 1, result.output
+    assert (
+        f"error: environments/prod.yaml:{line}: queue.visibility_timeout_seconds: 200 s is "
+        "less than 6 times consumer.timeout_seconds (60 s)"
+    ) in result.stderr
+
+
+def test_the_schema_describes_every_key_it_declares() -> None:
+    schema = json.loads((EXAMPLE / "templates" / "schema.json").read_text(encoding="utf-8"))
+
+    def walk(node: dict[str, object], path: str) -> None:
+        props = node.get("properties")
+        if not isinstance(props, dict):
+            return
+        assert node.get("additionalProperties") is False or path == "", path
+        for key, sub in props.items():
+            assert isinstance(sub, dict)
+            assert sub.get("description"), f"{path}{key}"
+            assert "type" in sub, f"{path}{key}"
+            walk(sub, f"{path}{key}.")
+
+    walk(schema, "")

@@ -1,0 +1,347 @@
+"""The catalog-api stack: schema rules, and every shipped environment checked as users do.
+
+For dev, staging, prod (and one variant with every option on): ``terraform validate`` with
+the real AWS provider from the offline mirror, ``terraform fmt -check``, checkov with 0
+failed checks (skips only inline, prod at most 6), and no literal credential in the output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from generator.engine.core import EnvironmentConfig
+from generator.errors import ConfigError
+from generator.inputs.environment import Override
+from generator.pipeline import render_verified
+from generator.project import load_project
+from tests.conftest import GOLDEN_ENVIRON, ROOT
+from tests.tfhelpers import (
+    failed_checks,
+    requires_checkov,
+    requires_terraform,
+    run_checkov,
+    run_terraform,
+    terraform_env,
+)
+
+SHIPPED = ("dev", "staging", "prod")
+# Every optional feature on in a cheap environment: CloudFront without a certificate, WAF
+# on both scopes, KMS keys in both regions, both access logs. Covers template branches
+# that no shipped environment takes.
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dev-all-options": (
+        "dev",
+        (
+            "cdn.enabled=true",
+            "cdn.logging=true",
+            "waf.enabled=true",
+            "kms.enabled=true",
+            "load_balancer.access_logs=true",
+            "load_balancer.deletion_protection=true",
+            "autoscaling.enabled=false",
+            "database.monitoring_interval=0",
+            "database.max_allocated_storage=100",
+            "database.performance_insights=false",
+            "service.image=public.ecr.aws/docker/library/nginx:1.27",
+            "service.secrets.API_TOKEN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-token",
+        ),
+    ),
+}
+CASES = (*SHIPPED, *VARIANTS)
+PROD_MAX_SKIPS = 6
+SKIP_RE = re.compile(r"^\s*# checkov:skip=(?P<id>CKV2?_AWS_\d+):(?P<reason>.*)$", re.M)
+# What a leaked credential looks like in HCL: a literal assigned to a credential-named
+# argument, a PEM private key, an AWS access key ID.
+CREDENTIAL_RES = (
+    re.compile(r'^\s*\w*(password|passwd|secret_string|token|private_key)\w*\s*=\s*"', re.I | re.M),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One rendered environment: its files in ``root`` and terraform's data beside it."""
+
+    name: str
+    root: Path
+    data_dir: Path
+    files: dict[str, str]
+
+
+def _render(name: str) -> dict[str, str]:
+    base, sets = VARIANTS.get(name, (name, ()))
+    overrides = [Override.parse(s) for s in sets]
+    rendered = render_verified(
+        load_project(ROOT), base, out_root=ROOT / "out", overrides=overrides, environ=GOLDEN_ENVIRON
+    )
+    return rendered.files
+
+
+@pytest.fixture(scope="session")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stack]:
+    """Every case rendered once per session into its own folder (nothing else in it)."""
+    base = tmp_path_factory.mktemp("stack")
+    result: dict[str, Stack] = {}
+    for name in CASES:
+        root = base / name
+        root.mkdir()
+        files = _render(name)
+        for file, text in files.items():
+            (root / file).write_text(text, encoding="utf-8")
+        result[name] = Stack(name=name, root=root, data_dir=base / f"{name}.tfdata", files=files)
+    return result
+
+
+@pytest.fixture(scope="session")
+def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Mirror-only providers, one plugin cache for the session (init links, never copies)."""
+    folder = tmp_path_factory.mktemp("terraform")
+    cache = folder / "plugin-cache"
+    cache.mkdir()
+    return terraform_env(folder, TF_PLUGIN_CACHE_DIR=str(cache))
+
+
+@pytest.fixture(scope="session")
+def initialized(stacks: dict[str, Stack], tf_env: dict[str, str]) -> dict[str, Stack]:
+    """``terraform init -backend=false`` once per case; .terraform lives outside the render."""
+    for stack in stacks.values():
+        env = {**tf_env, "TF_DATA_DIR": str(stack.data_dir)}
+        proc = run_terraform(["init", "-backend=false", "-input=false"], stack.root, env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return stacks
+
+
+# --------------------------------------------------------------------------- terraform
+
+
+@requires_terraform
+@pytest.mark.terraform
+@pytest.mark.parametrize("name", CASES)
+def test_terraform_validate(
+    initialized: dict[str, Stack], tf_env: dict[str, str], name: str
+) -> None:
+    stack = initialized[name]
+    env = {**tf_env, "TF_DATA_DIR": str(stack.data_dir)}
+    proc = run_terraform(["validate"], stack.root, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success!" in proc.stdout
+
+
+@requires_terraform
+@pytest.mark.terraform
+@pytest.mark.parametrize("name", CASES)
+def test_terraform_fmt_finds_nothing_to_change(
+    stacks: dict[str, Stack], tf_env: dict[str, str], name: str
+) -> None:
+    proc = run_terraform(["fmt", "-check", "-recursive", "-diff"], stacks[name].root, tf_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- checkov
+
+
+@requires_checkov
+@pytest.mark.parametrize("name", CASES)
+def test_checkov_finds_no_failed_check(stacks: dict[str, Stack], name: str) -> None:
+    report = run_checkov(stacks[name].root)
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
+    assert summary["parsing_errors"] == 0
+    assert summary["resource_count"] > 40  # it really read the stack
+
+
+def _skips(files: dict[str, str]) -> list[tuple[str, str, str]]:
+    return [
+        (file, m.group("id"), m.group("reason").strip())
+        for file, text in sorted(files.items())
+        for m in SKIP_RE.finditer(text)
+    ]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_skip_says_why(stacks: dict[str, Stack], name: str) -> None:
+    for file, check, reason in _skips(stacks[name].files):
+        assert len(reason) > 20, f"{file}: {check} has no real reason"
+    raw = [line for text in stacks[name].files.values() for line in text.splitlines()]
+    assert all("checkov:skip" not in line or SKIP_RE.match(line) for line in raw)
+
+
+def test_prod_skips_at_most_six(stacks: dict[str, Stack]) -> None:
+    skips = _skips(stacks["prod"].files)
+    assert len(skips) <= PROD_MAX_SKIPS, skips
+
+
+def test_skips_follow_the_environment(stacks: dict[str, Stack]) -> None:
+    dev = {check for _, check, _ in _skips(stacks["dev"].files)}
+    prod = {check for _, check, _ in _skips(stacks["prod"].files)}
+    # dev's choices (no certificate, single AZ, no WAF, no KMS) are skipped there only.
+    for check in ("CKV_AWS_2", "CKV_AWS_157", "CKV2_AWS_28", "CKV_AWS_158", "CKV_AWS_26"):
+        assert check in dev
+        assert check not in prod
+
+
+# --------------------------------------------------------------------------- content
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_no_literal_credentials(stacks: dict[str, Stack], name: str) -> None:
+    for file, text in stacks[name].files.items():
+        for pattern in CREDENTIAL_RES:
+            found = pattern.search(text)
+            assert found is None, f"{file}: {found.group(0) if found else ''}"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_database_password_is_managed_by_rds(stacks: dict[str, Stack], name: str) -> None:
+    files = stacks[name].files
+    assert "manage_master_user_password         = true" in files["database.tf"]
+    rds_managed = "aws_db_instance.main.master_user_secret[0].secret_arn"
+    # The task role reads exactly that one secret, and nothing else.
+    task_policy = files["iam.tf"].split('data "aws_iam_policy_document" "task"')[1]
+    task_policy = task_policy.split('resource "aws_iam_role_policy" "task"')[0]
+    assert f"resources = [{rds_managed}]" in task_policy
+    assert '"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"' in task_policy
+    assert "*" not in task_policy.replace("kms:ViaService", "")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_security_groups_chain_internet_alb_tasks_db(stacks: dict[str, Stack], name: str) -> None:
+    text = stacks[name].files["security_groups.tf"]
+    open_to_world = re.findall(r'resource "[^"]+" "([^"]+)" \{[^}]*0\.0\.0\.0/0', text)
+    assert set(open_to_world) <= {"alb_https", "alb_http", "tasks_https"}
+    db_rule = text.split('"db_from_tasks"')[1]
+    assert 'type                     = "ingress"' in db_rule
+    assert "from_port                = 5432" in db_rule
+    assert "source_security_group_id = aws_security_group.tasks.id" in db_rule
+
+
+# EC2 accepts only these characters in security group (rule) descriptions; terraform
+# validate does not check it, apply fails.
+SG_DESCRIPTION_RE = re.compile(r"^[0-9A-Za-z_ .:/()#,@\[\]+=&;{}!$*-]*$")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_security_group_descriptions_are_accepted_by_ec2(
+    stacks: dict[str, Stack], name: str
+) -> None:
+    text = stacks[name].files["security_groups.tf"]
+    descriptions = re.findall(r'^\s*description\s+= "(.*)"$', text, re.M)
+    assert len(descriptions) >= 9
+    for description in descriptions:
+        assert SG_DESCRIPTION_RE.match(description), description
+        assert len(description) <= 255
+
+
+def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, Stack]) -> None:
+    dev, prod = stacks["dev"].files, stacks["prod"].files
+    assert "count  = 1" in dev["network.tf"]  # one NAT
+    assert "count  = 3" in prod["network.tf"]  # one NAT per AZ
+    assert "cdn.tf" not in dev
+    assert "aws_cloudfront_distribution" in prod["cdn.tf"]
+    assert "multi_az               = false" in dev["database.tf"]
+    assert "multi_az               = true" in prod["database.tf"]
+    assert 'final_snapshot_identifier  = "catalog-api-prod-db-final"' in prod["database.tf"]
+    assert 'protocol          = "HTTPS"' in prod["alb.tf"]
+    assert 'minimum_protocol_version = "TLSv1.2_2021"' in prod["cdn.tf"]
+
+
+def test_cdn_separates_api_and_static_paths(stacks: dict[str, Stack]) -> None:
+    cdn = stacks["prod"].files["cdn.tf"]
+    default = cdn.split("default_cache_behavior {")[1].split("}")[0]
+    assert "caching_disabled" in default
+    assert "all_viewer_except_host" in default
+    assert cdn.count("ordered_cache_behavior {") == 2
+    assert "aws_cloudfront_cache_policy.static.id" in cdn.split("ordered_cache_behavior {")[1]
+
+
+# --------------------------------------------------------------------------- schema rules
+
+
+def _load(name: str, *sets: str, suffix: str | None = None) -> EnvironmentConfig:
+    return (
+        load_project(ROOT)
+        .load_environment(
+            name,
+            overrides=[Override.parse(s) for s in sets],
+            environ=GOLDEN_ENVIRON,
+            suffix=suffix,
+        )
+        .config
+    )
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            ("service.cpu=256", "service.memory=4096"),
+            r"service\.memory: with cpu 256 Fargate takes 512 to 2048 MiB in steps of 512, "
+            r"not 4096",
+        ),
+        (("service.cpu=300",), r"cpu: Fargate takes one of"),
+        (("autoscaling.min_capacity=3", "autoscaling.max_capacity=3"), r"must be below"),
+        (("service.desired_count=9",), r"service\.desired_count: 9 is outside"),
+        (("service.environment.DB_PASSWORD=hunter2",), r"Secrets Manager"),
+        (("service.secrets.API_KEY=not-an-arn",), r"service\.secrets\.API_KEY: .*ARN"),
+        (
+            ("service.secrets.API_KEY=arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbC",),
+            r"service\.secrets\.API_KEY: the secret is in us-east-1, the service runs in eu-west-1",
+        ),
+        (("database.engine_version='9.6'",), r"not a supported PostgreSQL version"),
+        (("database.username=postgres",), r"reserved"),
+        (("cdn.logging=true",), r"cdn\.logging: CloudFront logging needs cdn\.enabled"),
+        (("network.availability_zones=eu-west-1a",), r"availability_zones"),
+    ],
+)
+def test_schema_rejects(sets: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _load("dev", *sets)
+
+
+@pytest.mark.parametrize(
+    ("sets", "key"),
+    [
+        (("service.certificate_arn=null",), "service.certificate_arn"),
+        (("database.multi_az=false",), "database.multi_az"),
+        (("database.skip_final_snapshot=true",), "database.skip_final_snapshot"),
+        (("waf.enabled=false",), "waf.enabled"),
+        (("logs.retention_days=30",), "logs.retention_days"),
+    ],
+)
+def test_hardened_prod_refuses_to_weaken(sets: tuple[str, ...], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}: .*\(hardened environment\)"):
+        _load("prod", *sets)
+
+
+def test_cloudfront_in_front_of_https_needs_an_origin_name() -> None:
+    with pytest.raises(ConfigError, match=r"cdn\.origin_domain_name: the ALB redirects"):
+        _load("prod", "cdn.origin_domain_name=null")
+
+
+def test_cloudfront_certificate_must_be_in_us_east_1() -> None:
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/8a9b0c1d-2e3f-4a5b-9c7d-8e9f0a1b2c3d"
+    with pytest.raises(ConfigError, match=r"only uses ACM certificates from us-east-1"):
+        _load("prod", f"cdn.certificate_arn={cert}")
+
+
+def test_an_ephemeral_name_fits_aws_limits_or_fails_clearly() -> None:
+    config = _load("dev", suffix="pr5706")
+    assert config.name == "dev-pr5706"
+    assert config.values["target_group_name"] == "catalog-api-dev-pr5706-8080"
+    with pytest.raises(ConfigError, match=r"target group name .* 32: use an environment name"):
+        _load("dev", suffix="feature-login")
+
+
+def test_subnets_are_eighths_of_the_vpc() -> None:
+    net = _load("dev", "network.vpc_cidr=10.0.0.0/16", "network.az_count=3").values
+    assert net["public_subnet_cidrs"] == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
+    assert net["private_subnet_cidrs"] == ["10.0.128.0/19", "10.0.160.0/19", "10.0.192.0/19"]
+    small = _load("dev", "network.vpc_cidr=10.1.2.0/24", "network.az_count=2").values
+    assert small["public_subnet_cidrs"] == ["10.1.2.0/27", "10.1.2.32/27"]
+    assert small["zones"] == ["eu-west-1a", "eu-west-1b"]
