@@ -1,4 +1,5 @@
 # The two entry points the README documents. Everything installs into local venvs.
+# `make test` runs every e2e file in its own pytest process beside the rest (tests/run_suites.py).
 PYTHON ?= python3
 VENV   ?= .venv
 CHECKOV_VENV ?= .venv-checkov
@@ -19,7 +20,7 @@ $(CHECKOV_VENV)/bin/checkov: tests/requirements-checkov.txt
 test: $(CHECKOV_VENV)/bin/checkov
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test]'
-	TFGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	TFGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(VENV)/bin/python tests/run_suites.py $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check generator tests benchmarks
