@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-EXIT_OK = 0
+# A dotted key as a path of its parts (``("backend", "bucket")``), and a locator: the file
+# and line where a key path's value was set (a missing key: its nearest parent).
+KeyPath = tuple[str, ...]
+Locate = Callable[[KeyPath], tuple[str | None, int | None]]
+
 EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_VERIFY = 3

@@ -6,7 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from generator.output.writer import MANIFEST, read_manifest
+from generator.output.safeio import MANIFEST
+from generator.output.writer import read_manifest
 
 # One entry of a snapshot: ("file", bytes, mtime_ns, inode), ("dir", inode), ("link", target).
 Entry = tuple[object, ...]

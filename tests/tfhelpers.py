@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -40,7 +42,14 @@ def skip_reason() -> str | None:
     return None
 
 
-requires_terraform = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+_SKIP_WITHOUT_TERRAFORM = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def requires_terraform(test: _Test) -> _Test:
+    """Mark a test that runs terraform: the `terraform` marker, and a skip saying why here."""
+    return pytest.mark.terraform(_SKIP_WITHOUT_TERRAFORM(test))  # type: ignore[no-any-return]
 
 
 def cli_config(directory: Path) -> Path:

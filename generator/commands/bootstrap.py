@@ -25,11 +25,11 @@ from generator.output.writer import WriteResult, write_output
 from generator.pipeline import RunOptions, output_display, select_environments
 from generator.project import LoadedEnvironment, Project, load_project
 from generator.verify.rules import (
-    LEFTOVER,
     NotALiteralError,
     check_no_endpoints,
+    check_terraform_block,
     decode_hcl_string,
-    parse_hcl,
+    parse_rendered,
 )
 
 BOOTSTRAP = "bootstrap"
@@ -232,25 +232,14 @@ def verify_bootstrap(
     Raises:
         VerifyError: one problem per broken rule.
     """
-    problems: list[Problem] = []
-    parsed: dict[str, dict[str, Any]] = {}
-    for name, text in sorted(files.items()):
-        display = f"{out_prefix}/{name}"
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if LEFTOVER.search(line):
-                msg = "leftover template syntax ('{{', '{%' or '{#')"
-                problems.append(Problem(msg, path=display, line=lineno))
-        try:
-            parsed[name] = parse_hcl(display, text)
-        except VerifyError as err:
-            problems.extend(err.problems)
+    parsed, problems = parse_rendered(files, out_prefix)
     if problems:
         raise VerifyError(*problems)
 
     def rule(message: str) -> None:
         problems.append(Problem(message, path=out_prefix))
 
-    _check_terraform(parsed, rule)
+    problems.extend(check_terraform_block(parsed, out_prefix, local_state=True))
     resources = _collect(parsed, "resource")
     data = _collect(parsed, "data")
     _check_bucket(resources, data, config.backend.bucket, rule)
@@ -268,21 +257,6 @@ def verify_bootstrap(
         problems.extend(check_no_endpoints(parsed, out_prefix))
     if problems:
         raise VerifyError(*problems)
-
-
-def _check_terraform(parsed: Mapping[str, Any], rule: Callable[[str], None]) -> None:
-    blocks = [b for doc in parsed.values() for b in _list(doc.get("terraform"))]
-    if len(blocks) != 1:
-        rule(f"expected exactly one terraform block, found {len(blocks)}")
-        return
-    block = blocks[0]
-    if "required_version" not in block:
-        rule("the terraform block has no required_version")
-    providers = _list(block.get("required_providers"))
-    if not providers or "aws" not in providers[0]:
-        rule("required_providers does not pin hashicorp/aws")
-    if "backend" in block or "cloud" in block:
-        rule("the bootstrap module keeps local state: it may not declare a backend")
 
 
 def _check_bucket(

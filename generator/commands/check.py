@@ -13,9 +13,6 @@ the lock file, state files and other files are ignored.
 from __future__ import annotations
 
 import difflib
-import errno
-import hashlib
-import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +20,23 @@ from enum import Enum
 from pathlib import Path
 
 from generator.errors import DriftError, OutputError, Problem, TfgenError, merge_errors
-from generator.output.atomic import FILE_LIMIT, NotAFileError, read_regular
-from generator.output.writer import MANIFEST, plain_name, read_manifest, recover_output
+from generator.output.safeio import (
+    FILE_LIMIT,
+    MANIFEST,
+    NotAFileError,
+    plain_name,
+    read_regular,
+    refuse_link,
+    scan_folder,
+    sha256_hex,
+)
+from generator.output.writer import read_manifest, recover_output
 from generator.pipeline import Rendered, RunOptions, render_selection
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 _DEV_NULL = "/dev/null"
 # The files Terraform reads from a folder (override files end the same way).
 TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class FileState(Enum):
@@ -140,10 +145,10 @@ def compare_output(rendered: Rendered) -> EnvironmentDrift:
             recovered.
     """
     directory, shown = rendered.out_dir, rendered.display
-    _refuse_link(directory, shown)
+    refuse_link(directory, shown)
     # Finish or undo a write that was killed half-way first, as every render does.
     recover_output(directory, display=shown)
-    entries = _scan(directory, shown)
+    entries = scan_folder(directory, shown)
     if entries is None:
         entries = {}
     manifest = read_manifest(directory, display=shown) if entries else {}
@@ -189,7 +194,7 @@ def _state(
     recorded = manifest.get(name)
     if recorded is None:
         return FileState.UNTRACKED
-    return FileState.STALE if hashlib.sha256(data).hexdigest() == recorded else FileState.EDITED
+    return FileState.STALE if sha256_hex(data) == recorded else FileState.EDITED
 
 
 def _terraform_file(name: str, mode: int) -> bool:
@@ -213,44 +218,6 @@ def _in_the_way(mode: int) -> str:
     }
     kind = next((k for test, k in kinds.items() if test(mode)), "not a regular file")
     return f"is in the way of a generated file ({kind}, not opened); move it away"
-
-
-def _refuse_link(directory: Path, display: str) -> None:
-    """out/<env> must be a real folder (or absent), never a link: render refuses one too."""
-    try:
-        info = directory.lstat()
-    except FileNotFoundError:
-        return
-    except OSError as err:
-        msg = f"cannot read the output folder: {err.strerror or err}"
-        raise OutputError.at(msg, path=display) from err
-    if stat.S_ISLNK(info.st_mode):
-        msg = "is a symbolic link; tfgen never reads or writes through links"
-        raise OutputError.at(msg, path=display)
-    if not stat.S_ISDIR(info.st_mode):
-        msg = "exists and is not a directory"
-        raise OutputError.at(msg, path=display)
-
-
-def _scan(directory: Path, display: str) -> dict[str, int] | None:
-    """Entry name -> ``st_mode`` of out/<env>, through a descriptor that follows no link."""
-    try:
-        fd = os.open(directory, _DIR_FLAGS)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        why = (
-            "is a symbolic link or not a folder"
-            if err.errno in (errno.ELOOP, errno.ENOTDIR)
-            else None
-        )
-        msg = why or f"cannot read the output folder: {err.strerror or err}"
-        raise OutputError.at(msg, path=display) from err
-    try:
-        with os.scandir(fd) as found:
-            return {e.name: e.stat(follow_symlinks=False).st_mode for e in found}
-    finally:
-        os.close(fd)
 
 
 def _read(directory: Path, name: str, display: str, problems: list[Problem]) -> bytes | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PathKey = tuple[str, ...]
+from generator.errors import KeyPath
+
 _WS = " \t\r\n"
 _MAX_DEPTH = 64
 
@@ -107,14 +108,14 @@ def _duplicate_line(text: str) -> int | None:
     return repeated[0] if repeated else None
 
 
-def json_lines(text: str) -> dict[PathKey, int]:
+def json_lines(text: str) -> dict[KeyPath, int]:
     """The 1-based line of each value of a (valid) JSON text, by its path."""
     return _scan(text)[0]
 
 
-def _scan(text: str) -> tuple[dict[PathKey, int], list[int]]:
+def _scan(text: str) -> tuple[dict[KeyPath, int], list[int]]:
     """Lines by path, and the lines of keys repeated within one object, in text order."""
-    lines: dict[PathKey, int] = {}
+    lines: dict[KeyPath, int] = {}
     repeated: list[int] = []
     pos, line = 0, 1
     length = len(text)
@@ -139,7 +140,7 @@ def _scan(text: str) -> tuple[dict[PathKey, int], list[int]]:
             return text[start + 1 : pos - 1]
         return value if isinstance(value, str) else ""
 
-    def value(path: PathKey) -> None:
+    def value(path: KeyPath) -> None:
         nonlocal pos
         skip()
         lines.setdefault(path, line)

@@ -18,11 +18,9 @@ from generator.engine.core import core_rule_problems, fill_core_defaults, normal
 from generator.engine.formats import format_problem
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
 from generator.engine.stack import Stack
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError, KeyPath, Locate, Problem
 from generator.layout import STACK_FILE
 
-KeyPath = tuple[str, ...]
-Locate = Callable[[KeyPath], tuple[str | None, int | None]]
 _TYPE_NAMES = {
     "integer": "an integer",
     "number": "a number",

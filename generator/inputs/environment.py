@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, KeyPath, Locate
 from generator.inputs import yamlcache as doccache
-from generator.inputs.interpolate import KeyPath, Locate, interpolate_tree
+from generator.inputs.interpolate import interpolate_tree
 from generator.inputs.secrets import check_no_secrets
 from generator.inputs.yamldoc import MAX_FILE_BYTES, YamlDoc
 from generator.inputs.yamlsource import parse_yaml_bytes, read_bounded

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from generator.errors import Problem
+from generator.errors import KeyPath, Locate, Problem
 
 # `$${` is an escaped, literal `${`; `${env:...}` is a reference; anything else passes
 # through untouched (the HCL filters escape it later, so it can never become code).
 _TOKEN = re.compile(r"\$\$\{|\$\{env:(?P<body>[^}]*)\}|\$\{env:")
 _REF = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.DOTALL)
-
-KeyPath = tuple[str, ...]
-Locate = Callable[[KeyPath], tuple[str | None, int | None]]
 
 
 def interpolate_string(

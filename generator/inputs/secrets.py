@@ -18,13 +18,10 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
-from generator.errors import ConfigError, Problem
-
-KeyPath = tuple[str, ...]
-Locate = Callable[[KeyPath], tuple[str | None, int | None]]
+from generator.errors import ConfigError, KeyPath, Locate, Problem
 
 # A key names a secret when one of its words (split at '_', '-', '.', spaces and camelCase)
 # is one of these or ends with one (DBPASSWORD, githubtoken), or two adjacent words join

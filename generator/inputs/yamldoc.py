@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.errors import KeyPath
+
 # A document may not expand to more nodes than this once aliases are followed: a
 # "billion laughs" file is rejected while still small, before anything is copied.
 MAX_EXPANDED_NODES = 100_000
@@ -20,8 +22,6 @@ MAX_FILE_BYTES = 256 * 1024
 # Nesting deeper than this is refused while composing, long before Python's recursion limit
 # (PyYAML composes recursively, about three frames per level).
 MAX_DEPTH = 64
-
-KeyPath = tuple[str, ...]
 
 
 @dataclass(frozen=True)

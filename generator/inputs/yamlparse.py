@@ -13,12 +13,11 @@ from typing import Any
 
 import yaml
 
-from generator.errors import ConfigError, Problem
+from generator.errors import ConfigError, KeyPath, Problem
 from generator.inputs.yamldoc import (
     MAX_DEPTH,
     MAX_EXPANDED_NODES,
     MAX_NODES,
-    KeyPath,
     YamlDoc,
     same_key_once_normalised,
 )

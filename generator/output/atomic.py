@@ -30,7 +30,11 @@ staging folder that has no other link). Anything else stops with an error naming
 """
 
 # Every filesystem call goes through the `os` module, not pathlib: the fault-injection
-# tests (tests/test_faults.py) replace `os` in this module to fail or kill at each step.
+# tests (tests/output/test_faults.py) replace `os` in this module (and in safeio, whose
+# reads this module calls) to fail or kill at each step.
+# NOTE: over 400 lines on purpose: the swap, its recovery and the folder descriptors they
+# share are one transaction; split across modules, filesystem calls would escape the
+# fault injection that proves it (the journal's schema and safe reads live apart).
 # ruff: noqa: PTH101, PTH102, PTH103, PTH104, PTH105
 
 from __future__ import annotations
@@ -38,10 +42,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -51,74 +53,25 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import OutputError, Problem
+from generator.output.journal import JOURNAL_VERSION, journal_shape
+from generator.output.safeio import (
+    DIR_FLAGS,
+    RESERVED_PREFIX,
+    NotAFileError,
+    load_json,
+    read_regular,
+    sha256_hex,
+)
 
-# Names tfgen keeps for itself, in out/ and in out/<env>/; no rendered file may use them.
-RESERVED_PREFIX = ".tfgen"
-# Terraform's own names in out/<env>/ (.terraform/, .terraform.lock.hcl): never tfgen's either.
-TERRAFORM_PREFIX = ".terraform"
-MANIFEST = f"{RESERVED_PREFIX}-manifest.json"
-# The largest file tfgen reads back from out/<env>/ (a generated file, a manifest).
-FILE_LIMIT = 16 * 1024 * 1024
-# The largest journal tfgen reads, and how deep any JSON it reads back may nest.
+# The largest journal tfgen reads.
 JOURNAL_LIMIT = 4 * 1024 * 1024
-JSON_DEPTH_LIMIT = 32
-_NAME_MAX = 255
 # How long a write waits for another tfgen process writing into the same output root.
 LOCK_TIMEOUT = 120.0
-_JOURNAL_VERSION = 2
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 # renameat2 errors that mean "this kernel or filesystem cannot do it", not "it failed".
 _UNSUPPORTED = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_HEX64 = frozenset("0123456789abcdef")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def plain_name(name: object) -> bool:
-    r"""A name tfgen may write, compare or delete in out/<env>/: one plain path component.
-
-    Not empty, not ``.`` or ``..``, no ``/``, ``\\``, NUL or other control character, at most
-    255 bytes, and not starting with ``.tfgen`` (tfgen's own files) or ``.terraform``
-    (Terraform's).
-    """
-    if not isinstance(name, str) or name in ("", ".", ".."):
-        return False
-    if any(c in "/\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        return False
-    try:
-        size = len(name.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return size <= _NAME_MAX and not name.startswith((RESERVED_PREFIX, TERRAFORM_PREFIX))
-
-
-def load_json(raw: bytes) -> object:
-    """Parse JSON read back from disk, refusing deep nesting before the parser recurses.
-
-    Raises:
-        ValueError: not UTF-8, not JSON, or nested deeper than :data:`JSON_DEPTH_LIMIT`.
-    """
-    text = raw.decode("utf-8")
-    depth = deepest = 0
-    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
-    if deepest > JSON_DEPTH_LIMIT:
-        msg = f"nested deeper than {JSON_DEPTH_LIMIT} levels"
-        raise ValueError(msg)
-    try:
-        return json.loads(text)
-    except RecursionError as err:  # belt and braces: the scan above should have refused it
-        msg = "nested too deeply"
-        raise ValueError(msg) from err
-
-
-def sha256_hex(data: bytes) -> str:
-    """The hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -267,7 +220,7 @@ def _swap(
                     os.link(target / name, staging / name, follow_symlinks=False)
         _fsync_dir(staging)
         journal = {
-            "version": _JOURNAL_VERSION,
+            "version": JOURNAL_VERSION,
             "mode": "swap",
             "staging": [info.st_dev, info.st_ino],
             "new": {n: sha256_hex(d) for n, d in generated.items()},
@@ -322,7 +275,7 @@ def _replace(
         # In the caller's order: the manifest last, so it lists the old set until every
         # file is new.
         journal: dict[str, Any] = {
-            "version": _JOURNAL_VERSION,
+            "version": JOURNAL_VERSION,
             "mode": "replace",
             "staging": [info.st_dev, info.st_ino],
             "install": [[n, sha256_hex(d), replaced.get(n)] for n, d in install.items()],
@@ -516,7 +469,7 @@ def _read_journal(txn: OutputFolder, dirs: _Dirs) -> dict[str, Any] | None:
         return None
     try:
         data = load_json(raw)
-        reason = "" if _journal_shape(data) else "not the shape tfgen writes"
+        reason = "" if journal_shape(data) else "not the shape tfgen writes"
     except ValueError as err:
         reason = str(err)
     if reason:
@@ -524,54 +477,6 @@ def _read_journal(txn: OutputFolder, dirs: _Dirs) -> dict[str, Any] | None:
         raise OutputError.at(_untrusted_hint(txn, why), path=where)
     assert isinstance(data, dict)  # noqa: S101 - _journal_shape checked it
     return data
-
-
-def _journal_shape(data: object) -> bool:
-    """Exactly the fields, types and names of a journal this version of tfgen writes."""
-    if not isinstance(data, dict) or data.get("version") != _JOURNAL_VERSION:
-        return False
-    staging = data.get("staging")
-    if not (
-        type(data["version"]) is int
-        and isinstance(staging, list)
-        and len(staging) == 2
-        and all(type(n) is int and n >= 0 for n in staging)
-    ):
-        return False
-    if data.get("mode") == "swap" and set(data) == {"version", "mode", "staging", "new", "old"}:
-        return all(
-            isinstance(data[k], dict) and all(_entry(n, d) for n, d in data[k].items())
-            for k in ("new", "old")
-        )
-    if data.get("mode") == "replace" and set(data) == {
-        "version",
-        "mode",
-        "staging",
-        "install",
-        "remove",
-    }:
-        install, remove = data["install"], data["remove"]
-        return (
-            isinstance(install, list)
-            and isinstance(remove, list)
-            and all(
-                isinstance(i, list)
-                and len(i) == 3
-                and _entry(i[0], i[1])
-                and (i[2] is None or _digest(i[2]))
-                for i in install
-            )
-            and all(isinstance(r, list) and len(r) == 2 and _entry(r[0], r[1]) for r in remove)
-        )
-    return False
-
-
-def _entry(name: object, digest: object) -> bool:
-    return (plain_name(name) or name == MANIFEST) and _digest(digest)
-
-
-def _digest(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64
 
 
 def _untrusted_hint(txn: OutputFolder, why: str) -> str:
@@ -613,7 +518,7 @@ def _opened(txn: OutputFolder) -> Iterator[_Dirs]:
         OutputError: one of them is a link, not a folder, or on another filesystem.
     """
     try:
-        root = os.open(txn.root, _DIR_FLAGS)
+        root = os.open(txn.root, DIR_FLAGS)
     except OSError as err:
         if err.errno in (errno.ELOOP, errno.ENOTDIR):
             msg = "is a symbolic link or not a folder; tfgen never works through links"
@@ -647,7 +552,7 @@ def _close(dirs: _Dirs, *, quiet: bool) -> None:
 def _open_dir(txn: OutputFolder, path: Path, dirs: _Dirs) -> int | None:
     """Open a folder of out/ by name, never through a link; None when nothing is there."""
     try:
-        fd = os.open(path.name, _DIR_FLAGS, dir_fd=dirs.root)
+        fd = os.open(path.name, DIR_FLAGS, dir_fd=dirs.root)
     except FileNotFoundError:
         return None
     except OSError as err:
@@ -691,72 +596,6 @@ def _unlink_at(name: str, dir_fd: int) -> None:
 
 
 # --------------------------------------------------------------------------- filesystem
-
-
-class NotAFileError(OSError):
-    """A path that tfgen reads is a link, a folder, a device or too large, not a plain file."""
-
-
-def scan(directory: Path) -> dict[str, int] | None:
-    """Entry name -> ``st_mode`` (links not followed); None when the folder does not exist."""
-    try:
-        with os.scandir(directory) as found:
-            return {e.name: e.stat(follow_symlinks=False).st_mode for e in found}
-    except FileNotFoundError:
-        return None
-
-
-def read_regular(
-    path: Path | str,
-    *,
-    dir_fd: int | None = None,
-    limit: int = FILE_LIMIT,
-    dev: int | None = None,
-) -> bytes | None:
-    """The bytes of a regular file, never through a link; None when nothing is there.
-
-    Opened with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO never blocks the open) and checked with
-    ``fstat`` before anything is read; at most ``limit + 1`` bytes are ever read.
-
-    Args:
-        path: the file, or its name in the folder ``dir_fd``.
-        dir_fd: a folder descriptor ``path`` is relative to.
-        limit: the most bytes the file may hold.
-        dev: when given, the device the file must be on.
-
-    Raises:
-        NotAFileError: a link, not a regular file, on another device, or over ``limit``.
-        OSError: it cannot be read.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        fd = os.open(path, flags, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            msg = "is a symbolic link; tfgen never follows links"
-            raise NotAFileError(msg) from err
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            msg = "is not a regular file"
-            raise NotAFileError(msg)
-        if dev is not None and info.st_dev != dev:
-            msg = "is on another filesystem"
-            raise NotAFileError(msg)
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit and (chunk := os.read(fd, min(1 << 16, limit + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            msg = f"is larger than {limit} bytes, more than tfgen reads back"
-            raise NotAFileError(msg)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _write_file(path: Path, data: bytes) -> None:

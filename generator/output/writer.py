@@ -45,7 +45,6 @@ into ``out/<env>/`` during a render (a running ``terraform``) is not covered; af
 
 from __future__ import annotations
 
-import hashlib
 import json
 import stat
 from collections.abc import Mapping
@@ -54,35 +53,20 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import OutputError, Problem
-from generator.output.atomic import (
+from generator.output.atomic import OutputFolder, locked, prepare, recover, replace_generated
+from generator.output.safeio import (
     FILE_LIMIT,
     MANIFEST,
     RESERVED_PREFIX,
     NotAFileError,
-    OutputFolder,
+    is_sha256_hex,
     load_json,
-    locked,
     plain_name,
-    prepare,
     read_regular,
-    recover,
-    replace_generated,
-    scan,
+    scan_folder,
     sha256_hex,
+    sha256_text,
 )
-
-# MANIFEST and plain_name are defined with the rest of tfgen's own names, in atomic.py.
-__all__ = [
-    "MANIFEST",
-    "WriteResult",
-    "manifest_text",
-    "plain_name",
-    "read_manifest",
-    "recover_output",
-    "sha256",
-    "write_output",
-]
-_HEX64 = frozenset("0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -95,14 +79,9 @@ class WriteResult:
     unchanged: tuple[str, ...]
 
 
-def sha256(text: str) -> str:
-    """The hex SHA-256 of ``text`` encoded as UTF-8."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def manifest_text(files: Mapping[str, str]) -> str:
     """The manifest recorded beside a rendered set: one content hash per generated file."""
-    body = {"generator": "tfgen", "files": {n: sha256(t) for n, t in sorted(files.items())}}
+    body = {"generator": "tfgen", "files": {n: sha256_text(t) for n, t in sorted(files.items())}}
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
@@ -211,7 +190,7 @@ def write_output(
 
 def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> WriteResult:
     target = txn.target
-    entries = scan(target)
+    entries = scan_folder(target, txn.display)
     previous = _previous_manifest(txn, force=force)
     present = entries or {}
     disk = _read_disk(
@@ -262,13 +241,7 @@ def _check_names(files: Mapping[str, str], display: str) -> None:
 
 
 def _valid_entry(name: Any, digest: Any) -> bool:
-    return (
-        isinstance(name, str)
-        and plain_name(name)
-        and isinstance(digest, str)
-        and len(digest) == 64
-        and set(digest) <= _HEX64
-    )
+    return plain_name(name) and is_sha256_hex(digest)
 
 
 def _previous_manifest(txn: OutputFolder, *, force: bool) -> dict[str, str]:
@@ -322,7 +295,7 @@ def _check_entries(
                     where,
                 )
             )
-        elif hashlib.sha256(data).hexdigest() != previous[name]:
+        elif sha256_hex(data) != previous[name]:
             action = "overwrite" if new is not None else "remove (it is no longer rendered)"
             problems.append(
                 Problem(

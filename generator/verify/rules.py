@@ -216,6 +216,30 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def parse_rendered(
+    files: Mapping[str, str], out_prefix: str
+) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """Parse every rendered file back, and find template syntax left in any of them.
+
+    Returns:
+        The parsed form of every file that parses, and one problem per leftover line or
+        file that does not.
+    """
+    problems: list[Problem] = []
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, text in sorted(files.items()):
+        display = f"{out_prefix}/{name}"
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if LEFTOVER.search(line):
+                msg = "leftover template syntax ('{{', '{%' or '{#')"
+                problems.append(Problem(msg, path=display, line=lineno))
+        try:
+            parsed[name] = parse_hcl(display, text)
+        except VerifyError as err:
+            problems.extend(err.problems)
+    return parsed, problems
+
+
 def verify_rendered(
     files: Mapping[str, str], config: EnvironmentConfig, *, out_prefix: str
 ) -> dict[str, dict[str, Any]]:
@@ -232,28 +256,14 @@ def verify_rendered(
     Raises:
         VerifyError: one problem per broken rule, naming the file and the rule.
     """
-    problems: list[Problem] = []
-    parsed: dict[str, dict[str, Any]] = {}
-    for name, text in sorted(files.items()):
-        display = f"{out_prefix}/{name}"
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if LEFTOVER.search(line):
-                problems.append(
-                    Problem(
-                        "leftover template syntax ('{{', '{%' or '{#')", path=display, line=lineno
-                    )
-                )
-        try:
-            parsed[name] = parse_hcl(display, text)
-        except VerifyError as err:
-            problems.extend(err.problems)
+    parsed, problems = parse_rendered(files, out_prefix)
     if BACKEND_FILE not in files:
         problems.append(Problem(f"no {BACKEND_FILE} was rendered", path=out_prefix))
     elif BACKEND_FILE in parsed:
         problems.extend(_check_backend_hcl(parsed[BACKEND_FILE], f"{out_prefix}/{BACKEND_FILE}"))
     tf = {n: d for n, d in parsed.items() if n.endswith((".tf", JSON_SUFFIX))}
     if len(tf) == sum(1 for n in files if n.endswith((".tf", JSON_SUFFIX))):
-        problems.extend(_check_terraform_block(tf, out_prefix))
+        problems.extend(check_terraform_block(tf, out_prefix))
     if config.endpoint is None:
         # backend.endpoint alone (an S3-compatible state store) allows overrides in
         # backend.hcl only; the provider must still talk to real AWS.
@@ -316,7 +326,17 @@ def _blocks(doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     return [b for b in found if isinstance(b, dict)] if isinstance(found, list) else []
 
 
-def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> list[Problem]:
+def check_terraform_block(
+    tf: Mapping[str, Mapping[str, Any]], prefix: str, *, local_state: bool = False
+) -> list[Problem]:
+    """The one terraform block: a required_version, hashicorp/aws pinned, and the backend.
+
+    Args:
+        tf: parsed ``.tf``/``.tf.json`` files by name.
+        prefix: how the output folder is named in messages.
+        local_state: the module keeps local state (bootstrap): no backend at all; otherwise
+            exactly one empty ``backend "s3"`` block (its settings are in backend.hcl).
+    """
     problems: list[Problem] = []
     terraform_blocks = [
         (name, block) for name, doc in sorted(tf.items()) for block in _blocks(doc, "terraform")
@@ -338,6 +358,11 @@ def _check_terraform_block(tf: Mapping[str, Mapping[str, Any]], prefix: str) -> 
     if not providers or "aws" not in providers[0]:
         problems.append(Problem("required_providers does not pin hashicorp/aws", path=display))
     backends = _blocks(block, "backend")
+    if local_state:
+        if backends or _blocks(block, "cloud"):
+            msg = "the bootstrap module keeps local state: it may not declare a backend"
+            problems.append(Problem(msg, path=display))
+        return problems
     labels = [label for b in backends for label in b if label != "__is_block__"]
     if labels != ['"s3"']:
         problems.append(

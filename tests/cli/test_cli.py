@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from generator.inputs.environment import list_environments
 from generator.pipeline import Report, RunOptions
 from generator.verify.rules import decode_hcl_string
 from tests.conftest import GOLDEN_ENVIRON, write_tree
+from tests.tfhelpers import requires_terraform
 
 
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
@@ -150,7 +150,7 @@ def test_python_dash_m_generator() -> None:
     assert proc.stdout.startswith("tfgen, version ")
 
 
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+@requires_terraform
 def test_every_shipped_environment_is_fmt_canonical(runner: CliRunner, project: Path) -> None:
     envs = list_environments(project)
     result = invoke(runner, project, "render", *envs, env=GOLDEN_ENVIRON)

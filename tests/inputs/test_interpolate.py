@@ -38,10 +38,22 @@ def test_missing_values_are_errors(environ: dict[str, str], state: str) -> None:
     assert state in problems[0]
 
 
-@pytest.mark.parametrize("raw", ["${env:}", "${env:1A}", "${env:A-B}", "${env:A"])
-def test_malformed_references_are_errors(raw: str) -> None:
-    _, problems = interpolate_string(raw, {"A": "x"})
-    assert problems
+_EXPECTED = "expected ${env:NAME} or ${env:NAME:-default}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("${env:}", f"malformed reference '${{env:}}': {_EXPECTED}"),
+        ("${env:1A}", f"malformed reference '${{env:1A}}': {_EXPECTED}"),
+        ("${env:A-B}", f"malformed reference '${{env:A-B}}': {_EXPECTED}"),
+        ("${env:A", "unterminated ${env:...} reference (missing '}')"),
+    ],
+)
+def test_malformed_references_are_errors(raw: str, problem: str) -> None:
+    value, problems = interpolate_string(raw, {"A": "x"})
+    assert problems == [problem]
+    assert value == raw  # left as written: the error, not a guess, is what the user sees
 
 
 def test_lenient_mode_keeps_the_reference() -> None:

@@ -29,8 +29,9 @@ from click.testing import CliRunner
 
 from generator.cli import app as cli_module
 from generator.errors import OutputError
-from generator.output import atomic, writer
-from generator.output.writer import MANIFEST, read_manifest, recover_output, write_output
+from generator.output import atomic, safeio, writer
+from generator.output.safeio import MANIFEST
+from generator.output.writer import read_manifest, recover_output, write_output
 from tests.conftest import write_tree
 from tests.outtree import contents, generated_set, snapshot
 
@@ -107,7 +108,7 @@ class Steps:
 
 
 class _OsProxy:
-    """Stands in for the ``os`` module inside generator.output.atomic."""
+    """Stands in for the ``os`` module inside generator.output.atomic and .safeio."""
 
     def __init__(self, steps: Steps) -> None:
         self._steps = steps
@@ -125,18 +126,24 @@ class _OsProxy:
         return step
 
 
-def install(steps: Steps, *, fallback: bool, patch: Callable[[str, Any], None]) -> None:
-    """Route the writer's calls through ``steps``; ``fallback`` hides renameat2."""
+def install(steps: Steps, *, fallback: bool, patch: Callable[[Any, str, Any], None]) -> None:
+    """Route the writer's calls through ``steps``; ``fallback`` hides renameat2.
+
+    ``os`` is replaced in both modules a write goes through: the transaction (atomic) and
+    the safe reads it calls (safeio).
+    """
     if fallback:
-        patch("_LIBC_RENAMEAT2", None)
+        patch(atomic, "_LIBC_RENAMEAT2", None)
     real = atomic._renameat2
 
     def renameat2(src: Path, dst: Path, flags: int) -> None:
         steps.hit(f"renameat2:{flags}")
         real(src, dst, flags)
 
-    patch("os", _OsProxy(steps))
-    patch("_renameat2", renameat2)
+    proxy = _OsProxy(steps)
+    patch(atomic, "os", proxy)
+    patch(safeio, "os", proxy)
+    patch(atomic, "_renameat2", renameat2)
 
 
 def user_entries(directory: Path) -> None:
@@ -206,7 +213,7 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
     scenario: str,
     fault: Callable[[str], None],
 ) -> None:
-    counted = count_steps(tmp_path, scenario, mode, lambda n, v: monkeypatch.setattr(atomic, n, v))
+    counted = count_steps(tmp_path, scenario, mode, monkeypatch.setattr)
     monkeypatch.undo()
     commit = counted.commit_index(fallback=mode == "replace")
     assert len(counted.calls) > 10 and 1 < commit <= len(counted.calls)
@@ -218,9 +225,7 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
         mine = users_view(target) if scenario == "rewrite" else {}
         steps = Steps(at=index, action=fault)
         with monkeypatch.context() as patch:
-            install(
-                steps, fallback=mode == "replace", patch=lambda n, v: patch.setattr(atomic, n, v)
-            )
+            install(steps, fallback=mode == "replace", patch=patch.setattr)
             try:
                 write_output(target, NEW, display="out/dev")
                 raised: BaseException | None = None
@@ -321,7 +326,7 @@ def render_in_child(project: Path, *, kill_at: int, fallback: bool) -> int:
         code = 70
         try:
             steps = Steps(at=kill_at, action=lambda _: os.kill(os.getpid(), signal.SIGKILL))
-            install(steps, fallback=fallback, patch=lambda n, v: setattr(atomic, n, v))
+            install(steps, fallback=fallback, patch=setattr)
             cli_module.main(["render", "dev", "--project-dir", str(project)])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -372,7 +377,7 @@ def test_sigkill_at_every_step_leaves_old_or_new(
     steps = Steps()
     restore(setup)
     with monkeypatch.context() as patch:
-        install(steps, fallback=fallback, patch=lambda n, v: patch.setattr(atomic, n, v))
+        install(steps, fallback=fallback, patch=patch.setattr)
         result = CliRunner().invoke(
             cli_module.cli, ["render", "dev", "--project-dir", str(setup.project)]
         )
@@ -425,7 +430,7 @@ def test_check_puts_back_a_folder_left_in_staging_by_a_kill(
     steps = Steps()
     restore(kill_setup)
     with monkeypatch.context() as patch:
-        install(steps, fallback=False, patch=lambda n, v: patch.setattr(atomic, n, v))
+        install(steps, fallback=False, patch=patch.setattr)
         args = ["render", "dev", "--project-dir", str(kill_setup.project)]
         assert CliRunner().invoke(cli_module.cli, args).exit_code == 0
     target = restore(kill_setup)

@@ -34,8 +34,9 @@ from hypothesis import strategies as st
 
 from generator.cli import app as cli_module
 from generator.errors import OutputError
-from generator.output.atomic import FILE_LIMIT, JOURNAL_LIMIT
-from generator.output.writer import MANIFEST, read_manifest, recover_output, write_output
+from generator.output.atomic import JOURNAL_LIMIT
+from generator.output.safeio import FILE_LIMIT, MANIFEST
+from generator.output.writer import read_manifest, recover_output, write_output
 from tests.conftest import ROOT
 
 KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from generator.errors import OutputError
-from generator.output import atomic, writer
+from generator.output import atomic
+from generator.output.safeio import sha256_text
 from generator.output.writer import (
     MANIFEST,
     manifest_text,
@@ -66,7 +67,7 @@ def test_first_write_creates_the_folder_with_a_manifest(tmp_path: Path, mode: st
         **{n: t.encode() for n, t in OLD.items()},
         MANIFEST: manifest_text(OLD).encode(),
     }
-    assert read_manifest(target) == {n: writer.sha256(t) for n, t in OLD.items()}
+    assert read_manifest(target) == {n: sha256_text(t) for n, t in OLD.items()}
     assert leftovers(tmp_path / "out") == []
 
 
@@ -130,7 +131,7 @@ def test_a_hand_edit_that_matches_the_new_render_is_accepted(tmp_path: Path, mod
     write_output(target, OLD, display="out/dev")
     (target / "a.tf").write_text(NEW["a.tf"], encoding="utf-8")
     write_output(target, NEW, display="out/dev")
-    assert read_manifest(target)["a.tf"] == writer.sha256(NEW["a.tf"])
+    assert read_manifest(target)["a.tf"] == sha256_text(NEW["a.tf"])
 
 
 def test_a_file_tfgen_did_not_write_is_not_overwritten(tmp_path: Path, mode: str) -> None:
@@ -230,7 +231,7 @@ def test_a_broken_manifest_is_an_error_until_forced(
     with pytest.raises(OutputError, match=message):
         write_output(target, NEW, display="out/dev")
     write_output(target, NEW, display="out/dev", force=True)
-    assert read_manifest(target) == {n: writer.sha256(t) for n, t in NEW.items()}
+    assert read_manifest(target) == {n: sha256_text(t) for n, t in NEW.items()}
 
 
 def test_a_manifest_that_is_a_link_is_not_followed(tmp_path: Path) -> None:

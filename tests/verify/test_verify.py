@@ -170,7 +170,12 @@ def test_decode_rejects_non_literals(raw: object) -> None:
 def test_verify_names_every_problem_at_once(config: EnvironmentConfig, tmp_path: Path) -> None:
     backend = BACKEND_OK.replace('"acme-state"', '""').replace("true", "false")
     found = problems({"backend.hcl": backend, "versions.tf": VERSIONS_OK}, config)
-    assert len(found) >= 3
+    assert found == [
+        "out/dev/backend.hcl: bucket: empty or only whitespace: terraform init would fail",
+        "out/dev/backend.hcl: encrypt: state must be encrypted: encrypt = true",
+        "out/dev/backend.hcl: use_lockfile: state locking is not configured"
+        " (use_lockfile = true or dynamodb_table)",
+    ]
     assert not list(tmp_path.iterdir())
 
 
