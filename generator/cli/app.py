@@ -7,9 +7,9 @@ never load Jinja, the HCL parser or the schema validator.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,18 +26,14 @@ from generator.cli.console import (
 )
 from generator.cli.options import (
     EXIT_MEANINGS,
-    all_option,
     check_output_root,
     check_selection,
     debug_of,
-    environments_argument,
     epilog,
+    force_option,
     global_options,
-    jobs_option,
-    out_option,
     project_dir_of,
-    set_option,
-    suffix_option,
+    run_options,
 )
 from generator.errors import EXIT_INPUT, TfgenError, traceback_text
 
@@ -53,72 +49,82 @@ _CHECK_STATES = ("up to date", "drifted", "failed")
 # --------------------------------------------------------------------------- running
 
 
-def _run(ctx: click.Context, action: Callable[[], None]) -> None:
-    """Run ``action``; a TfgenError prints its lines on stderr and exits with its code."""
+def _run(ctx: click.Context, action: Callable[[], int | None]) -> None:
+    """Run ``action`` and exit with its code: the CLI's one exit path.
+
+    ``action`` returns the code its report ends with (None: 0). A TfgenError prints its
+    lines on stderr and exits with its own code; an OSError outside the core's checks, 1.
+    """
     try:
-        action()
+        code = action()
     except TfgenError as err:
         if debug_of(ctx):
             import traceback
 
             traceback.print_exc()
         echo_problems(err.problems)
-        ctx.exit(err.exit_code)
+        code = err.exit_code
     except OSError as err:  # a filesystem failure outside the core's own checks
         if debug_of(ctx):
             import traceback
 
             traceback.print_exc()
         click.echo(f"error: {err}", err=True)
-        ctx.exit(EXIT_INPUT)
+        code = EXIT_INPUT
+    if code:
+        ctx.exit(code)
 
 
-def _run_options(
-    ctx: click.Context,
-    *,
-    environments: Sequence[str] = (),
-    all_environments: bool = False,
-    out_dir: Path | None = None,
-    sets: Sequence[str] = (),
-    suffix: str | None = None,
-    jobs: int | None = None,
-    force: bool = False,
-    write: bool = True,
-    progress: ProgressFn | None = None,
-) -> RunOptions:
-    """The core's options object from a command's parameters (``--set`` parsed here)."""
-    from generator.inputs.environment import Override
-    from generator.pipeline import RunOptions
+def _selection(
+    ctx: click.Context, params: Mapping[str, Any], **fixed: Any
+) -> Callable[..., RunOptions]:
+    """Check a command's selection and output root (usage errors, exit 2), then build its run.
 
-    return RunOptions(
-        project_dir=project_dir_of(ctx),
-        environments=tuple(environments),
-        all_environments=all_environments,
-        out_dir=out_dir,
-        overrides=tuple(Override.parse(s) for s in sets),
-        suffix=suffix,
-        workers=jobs,
-        force=force,
-        write=write,
-        progress=progress,
-    )
+    Args:
+        ctx: the command's context.
+        params: the keyword arguments of :func:`run_options` as click passed them.
+        fixed: the command's own settings (``force``, ``write``).
+
+    Returns:
+        A builder of the core's run options; it takes the ``progress`` callback, made
+        inside the command's action.
+    """
+    environments = tuple(params["environments"])
+    check_selection(environments, params["all_environments"])
+    check_output_root(ctx, params["out_dir"])
+
+    def build(progress: ProgressFn | None = None) -> RunOptions:
+        from generator.inputs.environment import Override
+        from generator.pipeline import RunOptions
+
+        return RunOptions(
+            project_dir=project_dir_of(ctx),
+            environments=environments,
+            all_environments=params["all_environments"],
+            out_dir=params["out_dir"],
+            overrides=tuple(Override.parse(s) for s in params["sets"]),
+            suffix=params.get("suffix"),
+            workers=params.get("jobs"),
+            progress=progress,
+            **fixed,
+        )
+
+    return build
 
 
-def _exit_after_report(
+def _report_code(
     ctx: click.Context,
     lines: Sequence[Outcome],
     states: Sequence[str],
     failed: Sequence[EnvironmentResult],
-) -> None:
-    """Print a run's report (see :func:`echo_report`); exit with its highest failure code."""
-    code = echo_report(
+) -> int | None:
+    """Print a run's report (see :func:`echo_report`); its highest failure code, or None."""
+    return echo_report(
         lines,
         states,
         [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
         debug=debug_of(ctx),
     )
-    if code is not None:
-        ctx.exit(code)
 
 
 # --------------------------------------------------------------------------- commands
@@ -146,49 +152,22 @@ def cli() -> None:
         "tfgen render dev --suffix pr5706 --set service.desired_count=1",
     ),
 )
-@environments_argument(required=False)
-@all_option
-@global_options
-@out_option
-@set_option
-@suffix_option
-@jobs_option
-@click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")
+@run_options()
+@force_option
 @click.pass_context
-def render(
-    ctx: click.Context,
-    environments: Sequence[str],
-    all_environments: bool,
-    out_dir: Path | None,
-    sets: Sequence[str],
-    suffix: str | None,
-    jobs: int | None,
-    force: bool,
-) -> None:
+def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
     """Render, verify and write ENVIRONMENTS (or --all) into <out>/<env>/.
 
     Every environment is rendered and verified before any is written; one that fails
     does not stop the others. Each environment gets one line on stderr, and a run of
     several ends with a summary.
     """
-    check_selection(environments, all_environments)
-    check_output_root(ctx, out_dir)
+    options = _selection(ctx, params, force=force)
     from generator.pipeline import generate
 
-    def action() -> None:
+    def action() -> int | None:
         with progress_line() as progress:
-            options = _run_options(
-                ctx,
-                environments=environments,
-                all_environments=all_environments,
-                out_dir=out_dir,
-                sets=sets,
-                suffix=suffix,
-                jobs=jobs,
-                force=force,
-                progress=progress,
-            )
-            report = generate(options)
+            report = generate(options(progress))
         lines: list[Outcome] = []
         for result in report.results:
             if result.error is not None:
@@ -201,7 +180,7 @@ def render(
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        _exit_after_report(ctx, lines, _RENDER_STATES, report.failed)
+        return _report_code(ctx, lines, _RENDER_STATES, report.failed)
 
     _run(ctx, action)
 
@@ -214,42 +193,16 @@ def render(
         "tfgen validate prod staging --set service.desired_count=4",
     ),
 )
-@environments_argument(required=False)
-@all_option
-@global_options
-@out_option
-@set_option
-@suffix_option
-@jobs_option
+@run_options()
 @click.pass_context
-def validate(
-    ctx: click.Context,
-    environments: Sequence[str],
-    all_environments: bool,
-    out_dir: Path | None,
-    sets: Sequence[str],
-    suffix: str | None,
-    jobs: int | None,
-) -> None:
+def validate(ctx: click.Context, /, **params: Any) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
-    check_selection(environments, all_environments)
-    check_output_root(ctx, out_dir)
+    options = _selection(ctx, params, write=False)
     from generator.pipeline import generate
 
-    def action() -> None:
+    def action() -> int | None:
         with progress_line() as progress:
-            options = _run_options(
-                ctx,
-                environments=environments,
-                all_environments=all_environments,
-                out_dir=out_dir,
-                sets=sets,
-                suffix=suffix,
-                jobs=jobs,
-                write=False,
-                progress=progress,
-            )
-            report = generate(options)
+            report = generate(options(progress))
         lines: list[Outcome] = []
         for result in report.results:
             if result.error is not None:
@@ -257,7 +210,7 @@ def validate(
             elif result.rendered is not None:
                 count = len(result.rendered.files)
                 lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        _exit_after_report(ctx, lines, _VALIDATE_STATES, report.failed)
+        return _report_code(ctx, lines, _VALIDATE_STATES, report.failed)
 
     _run(ctx, action)
 
@@ -266,46 +219,21 @@ def validate(
     short_help="Exit 4 with a diff when out/<env>/ differs from a fresh render.",
     epilog=epilog([0, 1, 2, 3, 4], "tfgen check --all", "tfgen check prod staging"),
 )
-@environments_argument(required=False)
-@all_option
-@global_options
-@out_option
-@set_option
-@suffix_option
-@jobs_option
+@run_options()
 @click.pass_context
-def check(
-    ctx: click.Context,
-    environments: Sequence[str],
-    all_environments: bool,
-    out_dir: Path | None,
-    sets: Sequence[str],
-    suffix: str | None,
-    jobs: int | None,
-) -> None:
+def check(ctx: click.Context, /, **params: Any) -> None:
     """Exit 4 with a diff when <out>/<env>/ differs from a fresh render of ENVIRONMENTS.
 
     Compares the files tfgen generates, and owns every *.tf, *.tf.json, *.tfvars and
     *.tfvars.json: one tfgen did not write is drift too. .terraform/, the lock file,
     state files and other files are ignored. Nothing is written.
     """
-    check_selection(environments, all_environments)
-    check_output_root(ctx, out_dir)
+    options = _selection(ctx, params)
     from generator.commands.check import check_output
 
-    def action() -> None:
+    def action() -> int | None:
         with progress_line() as progress:
-            options = _run_options(
-                ctx,
-                environments=environments,
-                all_environments=all_environments,
-                out_dir=out_dir,
-                sets=sets,
-                suffix=suffix,
-                jobs=jobs,
-                progress=progress,
-            )
-            report = check_output(options)
+            report = check_output(options(progress))
         echo_diff(report.diff)
         lines = [
             Outcome(env.display, "drifted", f"{len(env.files)} file(s) differ")
@@ -318,6 +246,7 @@ def check(
         failure = report.failure(drift_is_error=True)
         if failure is not None:
             raise failure
+        return None
 
     _run(ctx, action)
 
@@ -335,48 +264,25 @@ def check(
         "tfgen diff --all --exit-code",
     ),
 )
-@environments_argument(required=False)
-@all_option
-@global_options
-@out_option
-@set_option
-@suffix_option
+@run_options(jobs=False)
 @click.option(
     "--exit-code",
     is_flag=True,
     help="Exit 1 when there are differences and 0 when there are none, as git diff does.",
 )
 @click.pass_context
-def diff(
-    ctx: click.Context,
-    environments: Sequence[str],
-    all_environments: bool,
-    out_dir: Path | None,
-    sets: Sequence[str],
-    suffix: str | None,
-    exit_code: bool,
-) -> None:
+def diff(ctx: click.Context, /, exit_code: bool, **params: Any) -> None:
     """Show what render would change in <out>/<env>/ of ENVIRONMENTS (or --all), as a diff."""
-    check_selection(environments, all_environments)
-    check_output_root(ctx, out_dir)
+    options = _selection(ctx, params)
     from generator.commands.check import check_output
 
-    def action() -> None:
-        options = _run_options(
-            ctx,
-            environments=environments,
-            all_environments=all_environments,
-            out_dir=out_dir,
-            sets=sets,
-            suffix=suffix,
-        )
-        report = check_output(options)
+    def action() -> int | None:
+        report = check_output(options())
         echo_diff(report.diff)
         failure = report.failure(drift_is_error=False)
         if failure is not None:
             raise failure
-        if exit_code and report.diff:
-            ctx.exit(1)
+        return 1 if exit_code and report.diff else None
 
     _run(ctx, action)
 
@@ -430,45 +336,24 @@ def schema(ctx: click.Context) -> None:
         "TERRAFORM_STATE_BUCKET=acme-tfstate-prod tfgen bootstrap prod",
     ),
 )
-@environments_argument(required=False)
-@all_option
-@global_options
-@out_option
-@set_option
-@click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")
+@run_options(suffix=False, jobs=False)
+@force_option
 @click.pass_context
-def bootstrap(
-    ctx: click.Context,
-    environments: Sequence[str],
-    all_environments: bool,
-    out_dir: Path | None,
-    sets: Sequence[str],
-    force: bool,
-) -> None:
+def bootstrap(ctx: click.Context, /, force: bool, **params: Any) -> None:
     """Render <out>/_bootstrap/<bucket>/ for the state bucket of ENVIRONMENTS (or --all).
 
     One module (local state) per distinct state bucket, creating the bucket and its
     lock table; environments sharing a bucket share its module, which lists them.
     """
-    check_selection(environments, all_environments)
-    check_output_root(ctx, out_dir)
+    options = _selection(ctx, params, force=force)
     from generator.commands.bootstrap import render_bootstrap
 
-    def action() -> None:
-        options = _run_options(
-            ctx,
-            environments=environments,
-            all_environments=all_environments,
-            out_dir=out_dir,
-            sets=sets,
-            force=force,
-        )
-        report = render_bootstrap(options)
+    def action() -> int | None:
+        report = render_bootstrap(options())
         errors = [*report.errors, *(m.error for m in report.modules if m.error is not None)]
         failures = [(e.problems, e.exit_code, traceback_text(e)) for e in errors]
-        code = echo_bootstrap(report, failures, asked=environments, debug=debug_of(ctx))
-        if code is not None:
-            ctx.exit(code)
+        asked = tuple(params["environments"])
+        return echo_bootstrap(report, failures, asked=asked, debug=debug_of(ctx))
 
     _run(ctx, action)
 

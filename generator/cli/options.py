@@ -177,6 +177,40 @@ def jobs_option(func: F) -> F:
     )(func)
 
 
+def run_options(*, suffix: bool = True, jobs: bool = True) -> Callable[[F], F]:
+    """The options of every command that runs environments, declared once.
+
+    ENVIRONMENTS, ``--all``, the global options, ``--out`` and ``--set``; ``--suffix`` and
+    ``--jobs`` where the command takes them. The command receives them as keyword
+    arguments and hands them to the CLI's one builder of the core's run options.
+    """
+    decorators: list[Callable[[F], F]] = [
+        environments_argument(required=False),
+        all_option,
+        global_options,
+        out_option,
+        set_option,
+    ]
+    if suffix:
+        decorators.append(suffix_option)
+    if jobs:
+        decorators.append(jobs_option)
+
+    def wrap(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return wrap
+
+
+def force_option(func: F) -> F:
+    """``--force``: overwrite generated files edited by hand."""
+    return click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")(
+        func
+    )
+
+
 def check_selection(environments: Sequence[str], all_environments: bool) -> None:
     """ENVIRONMENTS and ``--all`` exclude each other, and one of them is needed (exit 2)."""
     if environments and all_environments:
