@@ -3,6 +3,10 @@
 Several environments render in worker processes (verification included); only picklable,
 typed data crosses back. Before anything is written, every pair of environments in the
 run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.verify.statekeys`).
+
+NOTE: over 400 lines: the run's options, its results, the selection and the worker
+transport (what crosses a process boundary, and how) are one job, a run; the worker half
+cannot live apart without importing this module back.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,16 +105,6 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
-class Failed:
-    """One environment of a run that could not be rendered, verified or written."""
-
-    name: str
-    display: str
-    error: TfgenError
-    trace: str | None = None  # the traceback where it was raised (shown by --debug)
-
-
-@dataclass(frozen=True)
 class EnvironmentResult:
     """What ``generate`` did for one environment: rendered (and written), or failed."""
 
@@ -124,7 +118,11 @@ class EnvironmentResult:
 
 @dataclass(frozen=True)
 class Report:
-    """Every environment of a ``generate`` run, in the order given, with its outcome."""
+    """Every environment of a run, in the order given, with its outcome.
+
+    ``render_run`` fills ``rendered`` or ``error`` of each result; ``generate`` adds what
+    it wrote (or the error writing it).
+    """
 
     results: tuple[EnvironmentResult, ...]
 
@@ -133,23 +131,19 @@ class Report:
         """The environments that failed."""
         return tuple(r for r in self.results if r.error is not None)
 
-    def failure(self) -> TfgenError | None:
-        """The error the run ends with (the highest exit code wins), or None."""
-        return merge_errors(r.error for r in self.results if r.error is not None)
-
-
-@dataclass(frozen=True)
-class Run:
-    """The outcome of rendering and verifying a set of environments in memory."""
-
-    rendered: tuple[Rendered, ...]
-    failed: tuple[Failed, ...]
-    names: tuple[str, ...] = ()
+    @property
+    def rendered(self) -> tuple[Rendered, ...]:
+        """The environments rendered and verified (not failed), in run order."""
+        return tuple(r.rendered for r in self.results if r.error is None and r.rendered)
 
     @property
     def errors(self) -> tuple[TfgenError, ...]:
         """One error per environment that failed, in run order."""
-        return tuple(f.error for f in self.failed)
+        return tuple(r.error for r in self.results if r.error is not None)
+
+    def failure(self) -> TfgenError | None:
+        """The error the run ends with (the highest exit code wins), or None."""
+        return merge_errors(self.errors)
 
 
 @dataclass(frozen=True)
@@ -269,7 +263,7 @@ def select_environments(
     return names
 
 
-def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> Run:
+def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> Report:
     """Render and verify ``names`` (in parallel when worthwhile), then check state keys.
 
     Args:
@@ -278,8 +272,8 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
         names: the environments to render, in the order results are wanted.
 
     Returns:
-        The environments that passed, and one failure per environment that did not
-        (a shared state key fails both environments), each in run order.
+        One result per environment, in run order: rendered, or failed with its error (a
+        shared state key fails both environments).
     """
     suffix = options.suffix
     if suffix is not None:
@@ -292,30 +286,24 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
     outcomes = _execute(tasks, _worker_count(options.workers, len(tasks)), options.progress)
     full = [f"{t.name}-{suffix}" if suffix is not None else t.name for t in tasks]
     rendered = [o.rendered for o in outcomes if o.rendered is not None]
-    failed = [
-        Failed(
-            name,
-            output_display(out_root, project.root, name),
-            o.failure.rebuild(),
-            o.failure.trace,
-        )
-        for name, o in zip(full, outcomes, strict=True)
-        if o.failure is not None
-    ]
     bases = [o.base for o in outcomes if o.base is not None]
     collisions = state_key_collisions(
         [_state_ref(r) for r in rendered], bases if suffix is not None else []
     )
-    failed.extend(
-        Failed(r.name, r.display, collisions[r.name]) for r in rendered if r.name in collisions
-    )
-    order = {name: index for index, name in enumerate(full)}
-    failed.sort(key=lambda f: order.get(f.name, len(order)))
-    kept = tuple(r for r in rendered if r.name not in collisions)
-    return Run(rendered=kept, failed=tuple(failed), names=tuple(full))
+    results: list[EnvironmentResult] = []
+    for name, outcome in zip(full, outcomes, strict=True):
+        display = output_display(out_root, project.root, name)
+        if outcome.failure is not None:
+            error, trace = outcome.failure.rebuild(), outcome.failure.trace
+            results.append(EnvironmentResult(name, display, error=error, trace=trace))
+        elif outcome.rendered is not None:
+            item = outcome.rendered
+            shared = collisions.get(item.name)
+            results.append(EnvironmentResult(item.name, item.display, item, error=shared))
+    return Report(results=tuple(results))
 
 
-def render_selection(options: RunOptions) -> Run:
+def render_selection(options: RunOptions) -> Report:
     """Load the project, select the environments (names or ``--all``), :func:`render_run` them.
 
     The shared first half of ``generate`` (render, validate) and ``check_output``
@@ -350,30 +338,23 @@ def generate(options: RunOptions) -> Report:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
     run = render_selection(options)
-    outcomes: dict[str, EnvironmentResult] = {
-        f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)
-        for f in run.failed
-    }
-    for item in run.rendered:
+    if not options.write:
+        return run
+    results: list[EnvironmentResult] = []
+    for result in run.results:
+        item = result.rendered
+        if result.error is not None or item is None:
+            results.append(result)
+            continue
         try:
-            written = (
-                write_output(item.out_dir, item.files, display=item.display, force=options.force)
-                if options.write
-                else None
+            written = write_output(
+                item.out_dir, item.files, display=item.display, force=options.force
             )
         except TfgenError as err:
-            outcomes[item.name] = EnvironmentResult(
-                name=item.name,
-                display=item.display,
-                rendered=item,
-                error=err,
-                trace=traceback_text(err),
-            )
+            results.append(replace(result, error=err, trace=traceback_text(err)))
             continue
-        outcomes[item.name] = EnvironmentResult(
-            name=item.name, display=item.display, rendered=item, written=written
-        )
-    return Report(results=tuple(outcomes[n] for n in run.names if n in outcomes))
+        results.append(replace(result, written=written))
+    return Report(results=tuple(results))
 
 
 # --------------------------------------------------------------------------- workers

@@ -26,6 +26,9 @@ the repeated names found, as JSON (never pickle: the folder is read as untrusted
 the SHA-256 of the text with python-hcl2's and lark's versions and :data:`VERIFY_VERSION`.
 A missing, unreadable, corrupt, foreign or truncated entry is a miss. Only the parse is
 cached: every verification rule still runs on every result.
+
+NOTE: over 400 lines on purpose: this is the one place that knows python-hcl2's and lark's
+internals; split, the assumptions listed above would spread over several modules.
 """
 
 from __future__ import annotations
