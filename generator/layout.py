@@ -17,6 +17,7 @@ SCHEMA_FILE = "schema.json"
 STACK_FILE = "stack.yaml"
 TEMPLATE_SUFFIX = ".j2"
 BACKEND_FILE = "backend.hcl"
+ADOPT_DIR = "adopt"  # adopt/<env>.yaml: what `tfgen adopt` decided
 
 # An environment's name: the file stem (and, with a suffix, the name of its ephemeral copy).
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")

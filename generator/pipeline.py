@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from generator.adopt.blocks import ADOPT_OUTPUT, render_adoption
 from generator.engine.render import render_environment
 from generator.errors import (
     EXIT_INPUT,
@@ -239,6 +240,16 @@ def render_verified(
         check_suffix(project.root, name, suffix)
     loaded = project.load_environment(name, overrides=overrides, environ=environ, suffix=suffix)
     files = render_environment(project.stack, loaded.config, source=loaded.source)
+    # An ephemeral copy has a state of its own: the adoption's imports are never its own.
+    adopted = project.load_adoption(name) if suffix is None else None
+    if adopted is not None and not adopted.adoption.empty:
+        if ADOPT_OUTPUT in files:
+            msg = f"the stack renders {ADOPT_OUTPUT}, the file tfgen keeps for this adoption"
+            raise RenderError.at(msg, path=adopted.source)
+        command = f"tfgen render {name}"
+        files[ADOPT_OUTPUT] = render_adoption(
+            adopted.adoption, source=adopted.source, command=command
+        )
     display = output_display(out_root, project.root, loaded.config.name)
     verify_rendered(files, loaded.config, out_prefix=display)
     return Rendered(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.adopt.blocks import Adoption, load_adoption
 from generator.engine.core import EnvironmentConfig, build_config
 from generator.engine.stack import Stack, load_stack
 from generator.engine.validate import validate_environment
@@ -21,7 +22,8 @@ from generator.inputs.environment import (
     layer_environment,
     list_environments,
 )
-from generator.layout import ENVIRONMENTS_DIR, OUT_DIR, TEMPLATES_DIR
+from generator.inputs.yamlsource import load_yaml_file
+from generator.layout import ADOPT_DIR, ENVIRONMENTS_DIR, OUT_DIR, TEMPLATES_DIR
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,31 @@ class Project:
         )
         values = validate_environment(self.stack, layered.data, layered.locate)
         return LoadedEnvironment(config=build_config(values), source=layered.source)
+
+    def load_adoption(self, name: str) -> LoadedAdoption | None:
+        """Environment ``name``'s ``adopt/<env>.yaml``, checked; None when there is none.
+
+        Raises:
+            ConfigError: the file cannot be read or is not what ``tfgen adopt`` writes,
+                each problem at its line.
+        """
+        path, display = adoption_file(self.root, name)
+        if not (path.exists() or path.is_symlink()):
+            return None
+        return LoadedAdoption(load_adoption(load_yaml_file(path, display)), display)
+
+
+@dataclass(frozen=True)
+class LoadedAdoption:
+    """An environment's ``adopt/<env>.yaml``, checked, and how messages name it."""
+
+    adoption: Adoption
+    source: str
+
+
+def adoption_file(root: Path, name: str) -> tuple[Path, str]:
+    """Where environment ``name``'s adoption file is, and how messages name it."""
+    return root / ADOPT_DIR / f"{name}.yaml", f"{ADOPT_DIR}/{name}.yaml"
 
 
 def load_project(root: Path) -> Project:

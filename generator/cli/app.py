@@ -7,27 +7,24 @@ never load Jinja, the HCL parser or the schema validator.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from generator import __version__
+from generator.cli.adopt import adopt, gate
 from generator.cli.console import (
     Outcome,
     echo_bootstrap,
     echo_diff,
     echo_outcomes,
-    echo_problems,
-    echo_report,
     failed_text,
     progress_line,
 )
 from generator.cli.options import (
     EXIT_MEANINGS,
-    check_output_root,
-    check_selection,
     debug_of,
     epilog,
     force_option,
@@ -35,96 +32,16 @@ from generator.cli.options import (
     project_dir_of,
     run_options,
 )
-from generator.errors import EXIT_INPUT, TfgenError, traceback_text
+from generator.cli.runner import report_code, run, selection
+from generator.errors import traceback_text
 
 if TYPE_CHECKING:
-    from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
+    pass
 
 EXIT_CODES_HELP = epilog(list(EXIT_MEANINGS))
 _RENDER_STATES = ("written", "up to date", "failed")
 _VALIDATE_STATES = ("valid", "failed")
 _CHECK_STATES = ("up to date", "drifted", "failed")
-
-
-# --------------------------------------------------------------------------- running
-
-
-def _run(ctx: click.Context, action: Callable[[], int | None]) -> None:
-    """Run ``action`` and exit with its code: the CLI's one exit path.
-
-    ``action`` returns the code its report ends with (None: 0). A TfgenError prints its
-    lines on stderr and exits with its own code; an OSError outside the core's checks, 1.
-    """
-    try:
-        code = action()
-    except TfgenError as err:
-        if debug_of(ctx):
-            import traceback
-
-            traceback.print_exc()
-        echo_problems(err.problems)
-        code = err.exit_code
-    except OSError as err:  # a filesystem failure outside the core's own checks
-        if debug_of(ctx):
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"error: {err}", err=True)
-        code = EXIT_INPUT
-    if code:
-        ctx.exit(code)
-
-
-def _selection(
-    ctx: click.Context, params: Mapping[str, Any], **fixed: Any
-) -> Callable[..., RunOptions]:
-    """Check a command's selection and output root (usage errors, exit 2), then build its run.
-
-    Args:
-        ctx: the command's context.
-        params: the keyword arguments of :func:`run_options` as click passed them.
-        fixed: the command's own settings (``force``, ``write``).
-
-    Returns:
-        A builder of the core's run options; it takes the ``progress`` callback, made
-        inside the command's action.
-    """
-    environments = tuple(params["environments"])
-    check_selection(environments, params["all_environments"])
-    check_output_root(ctx, params["out_dir"])
-
-    def build(progress: ProgressFn | None = None) -> RunOptions:
-        from generator.inputs.environment import Override
-        from generator.pipeline import RunOptions
-
-        return RunOptions(
-            project_dir=project_dir_of(ctx),
-            environments=environments,
-            all_environments=params["all_environments"],
-            out_dir=params["out_dir"],
-            overrides=tuple(Override.parse(s) for s in params["sets"]),
-            suffix=params.get("suffix"),
-            workers=params.get("jobs"),
-            progress=progress,
-            **fixed,
-        )
-
-    return build
-
-
-def _report_code(
-    ctx: click.Context,
-    lines: Sequence[Outcome],
-    states: Sequence[str],
-    failed: Sequence[EnvironmentResult],
-) -> int | None:
-    """Print a run's report (see :func:`echo_report`); its highest failure code, or None."""
-    return echo_report(
-        lines,
-        states,
-        [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
-        debug=debug_of(ctx),
-    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -162,7 +79,7 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
     does not stop the others. Each environment gets one line on stderr, and a run of
     several ends with a summary.
     """
-    options = _selection(ctx, params, force=force)
+    options = selection(ctx, params, force=force)
     from generator.pipeline import generate
 
     def action() -> int | None:
@@ -180,9 +97,9 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        return _report_code(ctx, lines, _RENDER_STATES, report.failed)
+        return report_code(ctx, lines, _RENDER_STATES, report.failed)
 
-    _run(ctx, action)
+    run(ctx, action)
 
 
 @cli.command(
@@ -197,7 +114,7 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
 @click.pass_context
 def validate(ctx: click.Context, /, **params: Any) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
-    options = _selection(ctx, params, write=False)
+    options = selection(ctx, params, write=False)
     from generator.pipeline import generate
 
     def action() -> int | None:
@@ -210,9 +127,9 @@ def validate(ctx: click.Context, /, **params: Any) -> None:
             elif result.rendered is not None:
                 count = len(result.rendered.files)
                 lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        return _report_code(ctx, lines, _VALIDATE_STATES, report.failed)
+        return report_code(ctx, lines, _VALIDATE_STATES, report.failed)
 
-    _run(ctx, action)
+    run(ctx, action)
 
 
 @cli.command(
@@ -228,7 +145,7 @@ def check(ctx: click.Context, /, **params: Any) -> None:
     *.tfvars.json: one tfgen did not write is drift too. .terraform/, the lock file,
     state files and other files are ignored. Nothing is written.
     """
-    options = _selection(ctx, params)
+    options = selection(ctx, params)
     from generator.commands.check import check_output
 
     def action() -> int | None:
@@ -248,7 +165,7 @@ def check(ctx: click.Context, /, **params: Any) -> None:
             raise failure
         return None
 
-    _run(ctx, action)
+    run(ctx, action)
 
 
 @cli.command(
@@ -273,7 +190,7 @@ def check(ctx: click.Context, /, **params: Any) -> None:
 @click.pass_context
 def diff(ctx: click.Context, /, exit_code: bool, **params: Any) -> None:
     """Show what render would change in <out>/<env>/ of ENVIRONMENTS (or --all), as a diff."""
-    options = _selection(ctx, params)
+    options = selection(ctx, params)
     from generator.commands.check import check_output
 
     def action() -> int | None:
@@ -284,7 +201,7 @@ def diff(ctx: click.Context, /, exit_code: bool, **params: Any) -> None:
             raise failure
         return 1 if exit_code and report.diff else None
 
-    _run(ctx, action)
+    run(ctx, action)
 
 
 @cli.command(
@@ -311,7 +228,7 @@ def list_command(
         summaries = list_summaries(project_dir_of(ctx))
         click.echo(summaries_json(summaries) if as_json else summaries_table(summaries), nl=False)
 
-    _run(ctx, action)
+    run(ctx, action)
 
 
 @cli.command(
@@ -325,7 +242,7 @@ def schema(ctx: click.Context) -> None:
     from generator.commands.schema import schema_text
     from generator.project import load_project
 
-    _run(ctx, lambda: click.echo(schema_text(load_project(project_dir_of(ctx)).stack), nl=False))
+    run(ctx, lambda: click.echo(schema_text(load_project(project_dir_of(ctx)).stack), nl=False))
 
 
 @cli.command(
@@ -345,7 +262,7 @@ def bootstrap(ctx: click.Context, /, force: bool, **params: Any) -> None:
     One module (local state) per distinct state bucket, creating the bucket and its
     lock table; environments sharing a bucket share its module, which lists them.
     """
-    options = _selection(ctx, params, force=force)
+    options = selection(ctx, params, force=force)
     from generator.commands.bootstrap import render_bootstrap
 
     def action() -> int | None:
@@ -355,7 +272,11 @@ def bootstrap(ctx: click.Context, /, force: bool, **params: Any) -> None:
         asked = tuple(params["environments"])
         return echo_bootstrap(report, failures, asked=asked, debug=debug_of(ctx))
 
-    _run(ctx, action)
+    run(ctx, action)
+
+
+cli.add_command(adopt)
+cli.add_command(gate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -398,4 +319,4 @@ def init_command(ctx: click.Context, directory: Path) -> None:
             err=True,
         )
 
-    _run(ctx, action)
+    run(ctx, action)

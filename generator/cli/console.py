@@ -9,11 +9,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from generator.commands.adopt import AdoptReport
     from generator.commands.bootstrap import BootstrapReport
 
 # Shown only when a run takes longer than this (seconds), and only on a terminal.
@@ -205,3 +207,58 @@ def echo_bootstrap(
             err=True,
         )
     return max((code for _problems, code, _trace in failures), default=None)
+
+
+def echo_adopt(report: AdoptReport, project_dir: Path) -> None:
+    """What ``tfgen adopt`` decided, on stderr: every block, every rename, the next steps."""
+    matching, adoption = report.matching, report.adoption
+    moves = [m for m in matching.matches if m.old != m.new]
+    kept = len(matching.matches) - len(moves)
+    counts = [
+        f"{len(adoption.imports)} imported" if adoption.imports else f"{len(moves)} moved",
+        f"{kept} already in place" if kept and not adoption.imports else "",
+        f"{len(adoption.removed)} forgotten (not destroyed)" if adoption.removed else "",
+        f"{len(matching.created)} to be created",
+        f"{len(matching.unmatched)} left in the old state" if adoption.imports else "",
+    ]
+    click.echo(f"adopt {report.environment}: " + ", ".join(c for c in counts if c), err=True)
+    for item in moves if not adoption.imports else []:
+        click.echo(f"  moved   {item.old} -> {item.new}  (by {', '.join(item.by)})", err=True)
+    for imported in adoption.imports:
+        click.echo(f"  import  {imported.to}  (id {imported.id})", err=True)
+    for address in adoption.removed:
+        click.echo(f"  removed {address}  (forgotten; the next apply destroys nothing)", err=True)
+    for resource in report.partial:
+        click.echo(
+            f"  check   {resource}: some of its instances are claimed and some are not; "
+            "pin or remove the rest by hand",
+            err=True,
+        )
+    for created in matching.created:
+        click.echo(f"  create  {created.address}", err=True)
+    for rename in report.renames:
+        keep = (
+            f"set {rename.key}: {rename.deployed} in the environment to keep it"
+            if rename.key
+            else "the stack names no environment key for it"
+        )
+        click.echo(
+            f"warning: {rename.new}: {rename.attribute} {rename.deployed!r} would become "
+            f"{rename.rendered!r}, which replaces it; {keep}",
+            err=True,
+        )
+    click.echo(f"wrote {report.written}", err=True)
+    if report.forget:
+        click.echo(
+            f"wrote {report.forget}: copy it into the old root so that its next apply forgets "
+            "what moved (or run terraform state rm there for each of its from addresses)",
+            err=True,
+        )
+    where = "" if project_dir.resolve() == Path.cwd().resolve() else f" --project-dir {project_dir}"
+    out = f"out/{report.environment}"
+    click.echo(
+        f"next: tfgen{where} render {report.environment}, then terraform -chdir={out} plan "
+        f"-out=adopt.plan, terraform -chdir={out} show -json adopt.plan > adopt-plan.json, "
+        "and tfgen gate adopt-plan.json",
+        err=True,
+    )

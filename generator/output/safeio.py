@@ -7,6 +7,7 @@ output rooms and ``check`` read it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -191,3 +192,34 @@ def scan_folder(directory: Path, display: str) -> dict[str, int] | None:
             return {e.name: e.stat(follow_symlinks=False).st_mode for e in found}
     finally:
         os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a new file beside it, fsynced, renamed over it.
+
+    The folder must be a real folder (never a link); the temporary file is created
+    without following links and never over an existing one.
+
+    Raises:
+        OSError: the folder is a link or cannot be written.
+    """
+    folder = path.parent
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder (or a link)", str(folder))
+    temporary = folder / f"{RESERVED_PREFIX}-{path.name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temporary, flags, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise

@@ -1,0 +1,219 @@
+"""tfgen adopt / tfgen gate: take a deployed state over with nothing destroyed, and prove it.
+
+``adopt`` renders the environment as usual (verified), reads the state offline, matches
+each rendered instance to one deployed object (:mod:`generator.adopt.match`) and writes
+what it decided into the project's ``adopt/<env>.yaml``, which every later render turns
+into ``out/<env>/adopt.tf``. Same state key: ``moved`` blocks, and ``removed`` (destroy =
+false) for objects nothing claims. Another state key (``--import``): ``import`` blocks
+with each type's import id, and ``adopt/<env>.forget.tf``, the ``removed`` blocks the old
+root needs to forget what moved. A tie, or an object whose import id tfgen cannot build,
+stops it before anything is written.
+
+``gate`` reads ``terraform show -json PLANFILE`` and refuses a plan that deletes or
+replaces anything, unless that address is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.adopt.blocks import (
+    Adoption,
+    Import,
+    Moved,
+    address_problem,
+    adoption_yaml,
+    id_problem,
+    removed_blocks,
+)
+from generator.adopt.importids import ImportIdError, import_id
+from generator.adopt.match import Matching, Rename, match
+from generator.adopt.plangate import GateResult, gate, read_plan
+from generator.adopt.rendered import rendered_instances
+from generator.adopt.state import State, StateObject, read_state
+from generator.errors import ConfigError, OutputError, Problem, VerifyError
+from generator.layout import ADOPT_DIR
+from generator.output.safeio import replace_file
+from generator.pipeline import RunOptions, render_verified
+from generator.project import adoption_file, load_project
+from generator.verify.rules import parse_rendered
+
+
+@dataclass(frozen=True)
+class AdoptReport:
+    """What ``tfgen adopt`` decided and wrote."""
+
+    environment: str
+    state: State
+    matching: Matching
+    adoption: Adoption
+    written: str  # the adoption file, as messages name it
+    forget: str | None = None  # with --import: the old root's removed blocks
+    partial: tuple[str, ...] = ()  # resources some of whose instances nothing claims
+
+    @property
+    def renames(self) -> tuple[Rename, ...]:
+        """Matched objects the render would rename (and so replace)."""
+        return self.matching.renames
+
+
+def adopt(options: RunOptions, state_path: Path, *, imports: bool = False) -> AdoptReport:
+    """Match ``options.environments[0]``'s render against a state; write ``adopt/<env>.yaml``.
+
+    Args:
+        options: the environment (one), ``--set`` values, variables and output root.
+        state_path: ``terraform show -json`` output or a raw state.
+        imports: the render gets a state key of its own: import blocks, not moves.
+
+    Raises:
+        ConfigError: a bad state file, a tie, or an import id tfgen cannot build
+            (nothing is written).
+        TfgenError: the environment does not render or verify, as ``render``.
+    """
+    project = load_project(options.project_dir)
+    (name,) = options.environments
+    display = _shown(state_path, options.project_dir)
+    state = read_state(state_path, display)
+    rendered = render_verified(
+        project,
+        name,
+        out_root=options.out_root,
+        overrides=options.overrides,
+        environ=options.environ,
+    )
+    parsed, problems = parse_rendered(rendered.files, rendered.display)
+    if problems:  # verified already: only a parser change could get here
+        raise VerifyError(*problems)
+    previous = project.load_adoption(name)
+    pins = previous.adoption.pins if previous is not None else {}
+    matching = match(
+        rendered_instances(parsed),
+        state.objects,
+        pins=pins,
+        names=dict(project.stack.adopt_names),
+    )
+    if matching.ties:
+        raise ConfigError(
+            *(_tie_problem(t.subject, t.candidates, t.shared, display) for t in matching.ties)
+        )
+    by_old = {o.address: o for o in state.objects}
+    removed, partial = _removed(state.objects, matching)
+    if imports:
+        adoption = Adoption(imports=tuple(_imports(matching, by_old, display)), pins=pins)
+    else:
+        moved = tuple(Moved(m.old, m.new, m.by) for m in matching.matches if m.old != m.new)
+        adoption = Adoption(moved=moved, removed=removed, pins=pins)
+    _check_addresses(adoption, display)
+    path, shown = adoption_file(project.root, name)
+    note = [
+        f"Written by `tfgen adopt {name}` from {display} ({state.format}).",
+        "Review it; every render of the environment turns it into out/<env>/adopt.tf.",
+    ]
+    forget = None
+    try:
+        path.parent.mkdir(exist_ok=True)
+        replace_file(path, adoption_yaml(adoption, note=note).encode("utf-8"))
+        if imports:
+            forget_path = path.with_name(f"{name}.forget.tf")
+            old_resources = sorted({by_old[m.old].resource for m in matching.matches})
+            replace_file(forget_path, removed_blocks(old_resources).encode("utf-8"))
+            forget = f"{ADOPT_DIR}/{forget_path.name}"
+    except OSError as err:
+        msg = f"cannot write it: {err.strerror or err}"
+        raise OutputError.at(msg, path=shown) from err
+    return AdoptReport(name, state, matching, adoption, shown, forget, partial)
+
+
+def check_plan(plan_path: Path, *, allow: Collection[str] = (), base: Path) -> GateResult:
+    """Read a plan and find every change that deletes or replaces (see :func:`gate`).
+
+    Raises:
+        ConfigError: the plan file is unreadable or not a plan.
+        VerifyError: the plan deletes or replaces an address not allowed (exit 3).
+    """
+    display = _shown(plan_path, base)
+    result = gate(read_plan(plan_path, display), allow=allow)
+    if result.refused:
+        raise VerifyError(*(Problem(str(d), path=display) for d in result.refused))
+    return result
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _tie_problem(
+    subject: str, candidates: Sequence[str], shared: Sequence[str], display: str
+) -> Problem:
+    what = ", ".join(shared) or "nothing that tells them apart"
+    msg = (
+        f"{subject}: a tie between {' and '.join(candidates)} (both match on {what}); "
+        "pin one by hand in the adoption file (pin: {old: new})"
+    )
+    return Problem(msg, path=display)
+
+
+def _removed(
+    objects: Sequence[StateObject], matching: Matching
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Resources nothing claims (forgotten, not destroyed), and resources claimed in part.
+
+    A ``removed`` block names a whole resource, never one instance: a resource some of
+    whose instances are claimed cannot get one, and is listed for a person to decide.
+    """
+    left = {o.address for o in matching.unmatched}
+    by_resource: dict[str, list[StateObject]] = {}
+    for obj in objects:
+        by_resource.setdefault(obj.resource, []).append(obj)
+    whole = sorted(r for r, objs in by_resource.items() if all(o.address in left for o in objs))
+    partial = sorted(
+        r
+        for r, objs in by_resource.items()
+        if r not in whole and any(o.address in left for o in objs)
+    )
+    return tuple(whole), tuple(partial)
+
+
+def _imports(matching: Matching, by_old: Mapping[str, StateObject], display: str) -> list[Import]:
+    found: list[Import] = []
+    problems: list[Problem] = []
+    for item in matching.matches:
+        obj = by_old[item.old]
+        try:
+            value = import_id(obj.type, obj.attributes)
+        except ImportIdError as err:
+            problems.append(Problem(f"{item.old} ({obj.type}): {err}", path=display))
+            continue
+        why = id_problem(value)
+        if why:
+            problems.append(Problem(f"{item.old}: its import id {why}", path=display))
+            continue
+        found.append(Import(item.new, value))
+    if problems:
+        raise ConfigError(*problems)
+    return found
+
+
+def _check_addresses(adoption: Adoption, display: str) -> None:
+    """Every address written must be one Terraform reads back as written (hostile states)."""
+    problems = [
+        Problem(f"{address!r}: {why}", path=display)
+        for address in (
+            *(m.old for m in adoption.moved),
+            *(m.new for m in adoption.moved),
+            *(i.to for i in adoption.imports),
+        )
+        if (why := address_problem(address))
+    ]
+    problems.extend(
+        Problem(f"{address!r}: {why}", path=display)
+        for address in adoption.removed
+        if (why := address_problem(address, resource=True))
+    )
+    if problems:
+        raise ConfigError(*problems)

@@ -1,0 +1,1 @@
+"""Tests of adopt: state reading, matching, import ids, the adoption file, the plan gate."""
