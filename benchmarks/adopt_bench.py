@@ -1,6 +1,5 @@
 """Benchmark: `tfgen adopt`'s matcher against a 5,000-resource state (target: at most 2 s).
 
-# ruff: noqa: E501 - synthetic rows and the report read best on one line
 
 Synthesizes a raw state of N objects under CDKTF-style addresses (flattened count ids, an
 8-hex hash suffix) and the render that claims them: named resources matched by name,
@@ -10,6 +9,8 @@ median of a few runs, in this process.
 
 Usage: python benchmarks/adopt_bench.py [--objects 5000] [--runs 5]
 """
+
+# ruff: noqa: E501 - synthetic rows and the report read best on one line
 
 from __future__ import annotations
 
