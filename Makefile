@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: install test lint bench
+.PHONY: install test lint bench cdktf-fixture
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,17 @@ bench:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test]'
 	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
+
+# Regenerate tests/fixtures/cdktf_catalog/cdk.tf.json from its CDKTF app (needs node; the
+# tests only read the committed JSON). The app gets a venv of its own, outside .venv.
+CDKTF_FIXTURE := tests/fixtures/cdktf_catalog
+CDKTF_VENV ?= .venv-cdktf
+CDKTF_OUT := $(abspath $(CDKTF_VENV))/cdktf.out
+
+cdktf-fixture:
+	$(PYTHON) -m venv $(CDKTF_VENV)
+	$(CDKTF_VENV)/bin/pip install -q -r $(CDKTF_FIXTURE)/requirements.txt
+	rm -rf $(CDKTF_OUT)
+	cd $(CDKTF_FIXTURE) && CDKTF_OUTDIR=$(CDKTF_OUT) TAP_SUFFIX=e2e $(abspath $(CDKTF_VENV))/bin/python main.py
+	$(PYTHON) -c 'import json, sys; d = json.load(open(sys.argv[1])); open(sys.argv[2], "w").write(json.dumps(d, indent=2, sort_keys=True) + "\n")' \
+		$(CDKTF_OUT)/stacks/TapStacke2e/cdk.tf.json $(CDKTF_FIXTURE)/cdk.tf.json

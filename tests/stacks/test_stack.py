@@ -297,6 +297,11 @@ def _load(name: str, *sets: str, suffix: str | None = None) -> EnvironmentConfig
         (("database.username=postgres",), r"reserved"),
         (("cdn.logging=true",), r"cdn\.logging: CloudFront logging needs cdn\.enabled"),
         (("network.availability_zones=eu-west-1a",), r"availability_zones"),
+        (("names.alb=Bad_Name",), r"names\.alb: 'Bad_Name' is not a load balancer name"),
+        (("names.db_identifier=db--x",), r"names\.db_identifier: .* RDS instance identifier"),
+        (("names.iam_role_task=" + "r" * 65,), r"names\.iam_role_task: "),
+        (("names.log_bucket=Logs",), r"names\.log_bucket: "),
+        (("names.nat=x",), r"names\.nat: unknown key"),
     ],
 )
 def test_schema_rejects(sets: tuple[str, ...], message: str) -> None:
@@ -336,6 +341,30 @@ def test_an_ephemeral_name_fits_aws_limits_or_fails_clearly() -> None:
     assert config.values["target_group_name"] == "catalog-api-dev-pr5706-8080"
     with pytest.raises(ConfigError, match=r"target group name .* 32: use an environment name"):
         _load("dev", suffix="feature-login")
+
+
+def test_names_keep_deployed_names_and_default_to_the_prefix() -> None:
+    default = _load("dev").values
+    assert default["ecs_cluster_name"] == default["ecs_service_name"] == "catalog-api-dev"
+    assert default["db_identifier"] == default["db_subnet_group_name"] == "catalog-api-dev-db"
+    assert default["db_parameter_group_name"] == "catalog-api-dev-db-postgres16"
+    kept = _load(
+        "dev",
+        "names.ecs_cluster=catalog-api-cluster-x",
+        "names.db_identifier=old-db",
+        "names.log_group_service=/aws/ecs/catalog-api-x",
+    ).values
+    assert kept["ecs_cluster_name"] == "catalog-api-cluster-x"
+    assert kept["ecs_service_name"] == "catalog-api-dev"
+    # The subnet and parameter groups follow the kept identifier unless kept themselves.
+    assert kept["db_subnet_group_name"] == "old-db"
+    assert kept["db_parameter_group_name"] == "old-db-postgres16"
+    assert kept["service_log_group"] == "/aws/ecs/catalog-api-x"
+
+
+def test_a_kept_name_lifts_the_length_rule_for_that_name() -> None:
+    config = _load("dev", "names.target_group=catalog-api-tg-login", suffix="feature-login")
+    assert config.values["target_group_name"] == "catalog-api-tg-login"
 
 
 def test_subnets_are_eighths_of_the_vpc() -> None:

@@ -1,0 +1,273 @@
+"""The CDKTF catalog-api fixture (tests/fixtures/cdktf_catalog): what tfgen adopt is tested on.
+
+The end-to-end test applies the committed ``cdk.tf.json`` (plain Terraform JSON, synthesized
+by ``make cdktf-fixture``; neither cdktf nor node is needed here) into moto_server, checks that
+the seed's names exist, and that ``expected_moves.json`` names exactly the managed objects of
+the state. It then renders tfgen's ``environment.yaml`` against the same state, writes the
+expected ``moved``/``removed`` blocks, and checks that the plan deletes and replaces nothing.
+The offline tests check that expected_moves.json agrees with cdk.tf.json and tfgen's render.
+Run alone with ``.venv/bin/python -m pytest tests/test_cdktf_fixture_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import boto3
+import hcl2
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.e2e.test_e2e import (
+    Clock,
+    create_bucket,
+    failed,
+    object_keys,
+    s3_client,
+    terraform,
+    tfgen,
+)
+from tests.moto_server import FAKE_CREDENTIALS, aws_subprocess_env, running_moto_server
+from tests.tfhelpers import requires_terraform, terraform_env
+
+FIXTURE = ROOT / "tests" / "fixtures" / "cdktf_catalog"
+SUFFIX = "e2e"
+ENV = "e2e"  # environment.yaml is copied as environments/e2e.yaml
+REGION = "eu-west-1"
+STATE_BUCKET = "tap-cdktf-state"
+STATE_KEY = f"{SUFFIX}/TapStack{SUFFIX}.tfstate"
+BUDGET = float(os.environ.get("TFGEN_CDKTF_E2E_BUDGET", "420"))
+_INDEX = re.compile(r"^(?P<base>[^\[]+)(?:\[(?P<index>.+)\])?$")
+
+
+def expected() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURE / "expected_moves.json").read_text("utf-8"))
+    return data
+
+
+def cdktf_addresses() -> set[str]:
+    """Every managed resource address that cdk.tf.json declares."""
+    doc = json.loads((FIXTURE / "cdk.tf.json").read_text("utf-8"))
+    return {f"{kind}.{name}" for kind, group in doc["resource"].items() for name in group}
+
+
+def render_fixture(project: Path, environ: dict[str, str]) -> Path:
+    """tfgen's render of environment.yaml (as environments/e2e.yaml) in a copy of this repo."""
+    project.mkdir(parents=True)
+    for name in ("environments", "templates"):
+        shutil.copytree(ROOT / name, project / name)
+    shutil.copy(FIXTURE / "environment.yaml", project / "environments" / f"{ENV}.yaml")
+    result = tfgen(["render", ENV, "--project-dir", str(project)], environ)
+    assert result.returncode == 0, failed(result, "tfgen render")
+    return project / "out" / ENV
+
+
+def rendered_resources(out: Path) -> dict[str, str | None]:
+    """``type.name`` -> "count", "for_each" or None, for every resource tfgen rendered."""
+    found: dict[str, str | None] = {}
+    for path in sorted(out.glob("*.tf")):
+        doc = hcl2.loads(path.read_text("utf-8"))
+        for block in doc.get("resource", []):
+            for kind, named in block.items():
+                for name, body in named.items():
+                    repeat = next((k for k in ("count", "for_each") if k in body), None)
+                    found[f"{kind.strip(chr(34))}.{name.strip(chr(34))}"] = repeat
+    return found
+
+
+def moved_tf(data: dict[str, Any]) -> str:
+    """The moved and removed blocks expected_moves.json stands for."""
+    blocks = [f"moved {{\n  from = {a}\n  to   = {b}\n}}\n" for a, b in data["moves"].items()]
+    blocks += [
+        f"removed {{\n  from = {a}\n\n  lifecycle {{\n    destroy = false\n  }}\n}}\n"
+        for a in data["removed"]
+    ]
+    return "\n".join(blocks)
+
+
+def backend_hcl(url: str) -> str:
+    return (
+        f'bucket = "{STATE_BUCKET}"\nregion = "{REGION}"\nuse_lockfile = true\n'
+        f'endpoints = {{ s3 = "{url}" }}\nuse_path_style = true\n'
+        "skip_credentials_validation = true\nskip_requesting_account_id = true\n"
+        "skip_metadata_api_check = true\n"
+    )
+
+
+def client(service: str, url: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def assert_seed_names_exist(url: str) -> None:
+    """The objects the CDKTF app created are in moto under the seed's names."""
+    cluster = f"catalog-api-cluster-{SUFFIX}"
+    ecs = client("ecs", url)
+    (found,) = ecs.describe_clusters(clusters=[cluster])["clusters"]
+    assert found["status"] == "ACTIVE"
+    services = ecs.describe_services(cluster=cluster, services=[f"catalog-api-service-{SUFFIX}"])
+    assert [s["serviceName"] for s in services["services"]] == [f"catalog-api-service-{SUFFIX}"]
+    family = ecs.describe_task_definition(taskDefinition=f"catalog-api-task-{SUFFIX}")
+    assert family["taskDefinition"]["family"] == f"catalog-api-task-{SUFFIX}"
+    assert client("secretsmanager", url).describe_secret(SecretId=f"db-secret-{SUFFIX}")["Name"]
+    logs = client("logs", url).describe_log_groups(logGroupNamePrefix="/aws/ecs/")
+    assert {g["logGroupName"] for g in logs["logGroups"]} == {
+        f"/aws/ecs/catalog-api-{SUFFIX}",
+        f"/aws/ecs/catalog-api-exec-{SUFFIX}",
+    }
+    rds = client("rds", url).describe_db_instances(DBInstanceIdentifier=f"catalog-api-db-{SUFFIX}")
+    assert rds["DBInstances"][0]["DBSubnetGroup"]["DBSubnetGroupName"] == (
+        f"catalog-api-db-subnets-{SUFFIX}"
+    )
+    elbv2 = client("elbv2", url)
+    assert elbv2.describe_load_balancers(Names=[f"catalog-api-alb-{SUFFIX}"])["LoadBalancers"]
+    assert elbv2.describe_target_groups(Names=[f"catalog-api-tg-{SUFFIX}"])["TargetGroups"]
+    iam = client("iam", url)
+    for role in ("execution-role", "task-role", "flow-logs-role", "rds-monitoring"):
+        assert iam.get_role(RoleName=f"catalog-api-{role}-{SUFFIX}")["Role"]
+    topics = client("sns", url).list_topics()["Topics"]
+    assert any(t["TopicArn"].endswith(f":catalog-api-alarms-{SUFFIX}") for t in topics)
+
+
+def state_addresses(show: dict[str, Any]) -> set[str]:
+    """Managed resource addresses of ``terraform show -json`` (root module only: CDKTF's)."""
+    resources = show.get("values", {}).get("root_module", {}).get("resources", [])
+    return {r["address"] for r in resources if r["mode"] == "managed"}
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def test_expected_moves_cover_every_cdktf_resource_once() -> None:
+    data = expected()
+    sources = set(data["moves"]) | set(data["removed"])
+    assert not set(data["moves"]) & set(data["removed"])
+    assert sources == cdktf_addresses()
+    targets = list(data["moves"].values())
+    assert len(targets) == len(set(targets)), "two CDKTF objects move to one tfgen address"
+
+
+def test_cdktf_addresses_are_plain_ids_at_the_top_and_hashed_when_nested() -> None:
+    doc = json.loads((FIXTURE / "cdk.tf.json").read_text("utf-8"))
+    for kind, group in doc["resource"].items():
+        for name, body in group.items():
+            path = body["//"]["metadata"]["path"].split("/")
+            assert body["//"]["metadata"]["uniqueId"] == name
+            if len(path) == 2:  # TapStack<suffix>/<id>
+                assert name == path[1], f"{kind}.{name}"
+            else:
+                assert re.fullmatch("_".join(path[1:]) + "_[0-9A-F]{8}", name), f"{kind}.{name}"
+
+
+def test_environment_keeps_the_names_the_cdktf_app_deployed() -> None:
+    """Each names.* key of environment.yaml is the CDKTF value of the attribute it keeps."""
+    mapping = yaml.safe_load((ROOT / "templates" / "stack.yaml").read_text("utf-8"))
+    names = yaml.safe_load((FIXTURE / "environment.yaml").read_text("utf-8"))["names"]
+    doc = json.loads((FIXTURE / "cdk.tf.json").read_text("utf-8"))
+    sources = {target: source for source, target in expected()["moves"].items()}
+    checked = set()
+    for spec, key in mapping["adopt"]["names"].items():
+        address, attribute = spec.rsplit(".", 1)
+        kept = names.get(key.removeprefix("names."))
+        if kept is None:
+            continue
+        kind, name = sources[address].split(".", 1)
+        assert doc["resource"][kind][name][attribute] == kept, spec
+        checked.add(key)
+    assert checked == {f"names.{k}" for k in names}, (
+        "a names key stack.yaml adopt.names does not map"
+    )
+
+
+def test_expected_moves_target_resources_tfgen_renders(tmp_path: Path) -> None:
+    out = render_fixture(tmp_path / "project", aws_subprocess_env())
+    rendered = rendered_resources(out)
+    for source, target in expected()["moves"].items():
+        match = _INDEX.match(target)
+        assert match, target
+        base, index = match["base"], match["index"]
+        assert base in rendered, f"{source} -> {target}: tfgen renders no {base}"
+        if index is None:
+            assert rendered[base] is None, f"{target} needs an index ({rendered[base]})"
+        else:
+            want = "for_each" if index.startswith('"') else "count"
+            assert rendered[base] == want, f"{target}: {base} uses {rendered[base]}"
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.e2e
+@pytest.mark.terraform
+@requires_terraform
+def test_cdktf_fixture_applies_and_tfgen_takes_it_over_without_replacing(
+    tmp_path: Path, record_property: Any
+) -> None:
+    clock = Clock(BUDGET, tmp_path)
+    data = expected()
+    plugin_cache = tmp_path / "plugin-cache"
+    plugin_cache.mkdir()
+    with running_moto_server(tmp_path / "moto") as server:
+        create_bucket(s3_client(server.url, REGION), STATE_BUCKET, REGION)
+        env = aws_subprocess_env(
+            terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
+        )
+        backend = tmp_path / "backend.hcl"
+        backend.write_text(backend_hcl(server.url), encoding="utf-8")
+
+        # The CDKTF app's state, as the team has it.
+        app = tmp_path / "cdktf"
+        app.mkdir()
+        shutil.copy(FIXTURE / "cdk.tf.json", app / "cdk.tf.json")
+        result = terraform(clock, "init", ["init", f"-backend-config={backend}"], app, env)
+        assert result.returncode == 0, failed(result, "terraform init (cdktf)")
+        apply = ["apply", "-auto-approve", f"-var=endpoint={server.url}"]
+        result = terraform(clock, "apply", apply, app, env)
+        assert result.returncode == 0, failed(result, "terraform apply (cdktf)")
+        assert object_keys(s3_client(server.url, REGION), STATE_BUCKET) == [STATE_KEY]
+        assert_seed_names_exist(server.url)
+        result = terraform(clock, "show", ["show", "-json"], app, env)
+        assert result.returncode == 0, failed(result, "terraform show -json")
+        assert state_addresses(json.loads(result.stdout)) == (
+            set(data["moves"]) | set(data["removed"])
+        )
+
+        # tfgen's render of the same environment, on the same state, with the moves.
+        out = render_fixture(
+            tmp_path / "project",
+            aws_subprocess_env(AWS_ENDPOINT_URL=server.url, TFGEN_LOCAL_STATE_BUCKET=STATE_BUCKET),
+        )
+        (out / "moved.tf").write_text(moved_tf(data), encoding="utf-8")
+        result = terraform(clock, "tfgen-init", ["init", "-backend-config=backend.hcl"], out, env)
+        assert result.returncode == 0, failed(result, "terraform init (tfgen)")
+        result = terraform(clock, "tfgen-plan", ["plan", "-out=tfplan"], out, env)
+        assert result.returncode == 0, failed(result, "terraform plan (tfgen)")
+        result = terraform(clock, "plan-json", ["show", "-json", "tfplan"], out, env)
+        assert result.returncode == 0, failed(result, "terraform show -json tfplan")
+        changes = json.loads(result.stdout)["resource_changes"]
+
+    destructive = [
+        (c["address"], c["change"]["actions"])
+        for c in changes
+        if "delete" in c["change"]["actions"] or c["change"].get("replace_paths")
+    ]
+    assert destructive == []
+    moved = {c["previous_address"]: c["address"] for c in changes if c.get("previous_address")}
+    assert moved == data["moves"]
+    forgotten = sorted(c["address"] for c in changes if c["change"]["actions"] == ["forget"])
+    assert forgotten == sorted(data["removed"])
+
+    summary = clock.summary()
+    record_property("timings", summary)
+    print(f"\ncdktf fixture e2e timings: {summary}")
