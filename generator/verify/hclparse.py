@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,14 +111,17 @@ class Parsed:
     repeated: tuple[Repeated, ...]
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, *, cached: bool = True) -> Parsed:
     """Parse ``text`` as python-hcl2 does, from the cache when it holds this exact text.
+
+    With ``cached`` False the cache is neither read nor written: the backend file's
+    verification is never served from a cache, however its entry was made.
 
     Raises:
         lark.exceptions.LarkError: the text is not valid HCL (never cached).
         ValueError: python-hcl2 refused a value while transforming.
     """
-    sub = cache.folder(PARSE_CACHE)
+    sub = cache.folder(PARSE_CACHE) if cached else None
     key = cache_key(text)
     if sub is not None:
         hit = _load_entry(cache.read(sub, f"{key}.json", MAX_ENTRY_BYTES), key)
@@ -257,8 +261,8 @@ def grammar() -> Any:
 
     Beside the package when that is writable (python-hcl2's own choice); otherwise in the
     user's cache folder, so a read-only site-packages does not pay for building it on
-    every run. lark stores that file with pickle and checks the grammar's hash in it; it
-    is only read from the private cache folder, as an entry owned by the user.
+    every run. lark stores that file with pickle; it is only handed lark as a sealed entry
+    of :mod:`generator.cache` (written by this user's tfgen), never by its path there.
     """
     import hcl2.parser
 
@@ -271,20 +275,27 @@ def grammar() -> Any:
     from hcl2.postlexer import PostLexer
 
     name = f"hcl2-{_version_in('hcl2', 'version.py')}-lark-{lark.__version__}.bin"
-    entry = sub / name
-    if os.path.lexists(entry) and not cache.trusted_file(entry, MAX_GRAMMAR_BYTES):
-        return hcl2.parser.parser()  # a link, another user's file or too large: not ours
-    try:
-        return lark.Lark.open(
-            "hcl2.lark",
-            parser="lalr",
-            cache=str(entry),
-            rel_to=hcl2.parser.__file__,
-            propagate_positions=True,
-            postlex=PostLexer(),
-        )
-    except (OSError, lark.exceptions.LarkError):
-        return hcl2.parser.parser()
+    stored = cache.read(sub, name, MAX_GRAMMAR_BYTES)
+    # lark reads its cache file with pickle: it only ever sees bytes sealed by this user's
+    # tfgen, copied into a fresh private folder that nobody else can write.
+    with tempfile.TemporaryDirectory(prefix="tfgen-grammar-") as private:
+        path = Path(private, name)
+        try:
+            if stored is not None:
+                path.write_bytes(stored)
+            parser = lark.Lark.open(
+                "hcl2.lark",
+                parser="lalr",
+                cache=str(path),
+                rel_to=hcl2.parser.__file__,
+                propagate_positions=True,
+                postlex=PostLexer(),
+            )
+            if stored is None:
+                cache.write(sub, name, path.read_bytes(), MAX_GRAMMAR_BYTES)
+        except (OSError, lark.exceptions.LarkError):
+            return hcl2.parser.parser()
+    return parser
 
 
 @functools.cache
