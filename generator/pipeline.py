@@ -7,13 +7,17 @@ run is checked for a shared state ``(bucket, key)`` (see :mod:`generator.verify.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from generator.engine.render import render_environment
@@ -23,6 +27,7 @@ from generator.errors import (
     MultiError,
     Problem,
     RenderError,
+    StoppedError,
     TfgenError,
     merge_errors,
     traceback_text,
@@ -35,7 +40,7 @@ from generator.verify.rules import verify_rendered
 from generator.verify.statekeys import StateRef, state_key_collisions
 
 if TYPE_CHECKING:
-    import multiprocessing.context
+    import concurrent.futures
 
 # Seconds of rendering below which starting worker processes costs more than it saves.
 _POOL_BREAK_EVEN = 0.25
@@ -326,11 +331,12 @@ def render_selection(options: RunOptions) -> Run:
         ConfigError: the stack or the selection itself is wrong (``--all`` found
             nothing, bad suffix).
     """
-    project = load_project(options.project_dir)
-    names = select_environments(
-        project, options.environments, all_environments=options.all_environments
-    )
-    return render_run(project, options, names)
+    with stop_on_signals():
+        project = load_project(options.project_dir)
+        names = select_environments(
+            project, options.environments, all_environments=options.all_environments
+        )
+        return render_run(project, options, names)
 
 
 def generate(options: RunOptions) -> Report:
@@ -349,6 +355,11 @@ def generate(options: RunOptions) -> Report:
     Raises:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
+    with stop_on_signals():
+        return _generate(options)
+
+
+def _generate(options: RunOptions) -> Report:
     run = render_selection(options)
     outcomes: dict[str, EnvironmentResult] = {
         f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)
@@ -446,7 +457,10 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
         for index in range(1, total):
             finished(index, _run_task(tasks[index]))
         return [outcomes[i] for i in range(total)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_worker_started
+    )
+    try:
         futures: dict[Future[_Outcome], int] = {
             pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
         }
@@ -463,14 +477,81 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
                 )
                 outcome = _Outcome(None, None, _Failure(RenderError, (problem,), EXIT_INPUT))
             finished(index, outcome)
+    except BaseException:
+        _stop_workers(pool)  # a signal (or any failure here): no worker outlives the run
+        raise
+    pool.shutdown(wait=True)
     return [outcomes[i] for i in range(total)]
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
-    # Windows) the platform default is used and each worker warms its own.
-    import multiprocessing
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End every worker of ``pool`` now (SIGTERM, then SIGKILL) and wait for each."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(_WORKER_GRACE)
+            if process.is_alive():
+                process.kill()
+                process.join(_WORKER_GRACE)
 
+
+def _worker_started() -> None:
+    """In each worker: die quietly with the run, never print a traceback for a signal.
+
+    A fork inherits the main process's handlers (which raise StoppedError): a worker
+    ignores SIGINT (the terminal sends it to the whole group; the main process stops the
+    workers itself), takes SIGTERM and SIGHUP as plain termination, and asks Linux to
+    end it if the main process dies without stopping it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
     if sys.platform == "linux":
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+# The signals that stop a run: the main process stops its workers, prints one line, exits.
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_WORKER_GRACE = 2.0  # seconds a worker has to end after SIGTERM before SIGKILL
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While running, SIGINT, SIGTERM and SIGHUP raise :class:`StoppedError` in the main thread.
+
+    The error unwinds the run: workers are stopped, nothing is half-written (each
+    environment's swap is atomic), and the CLI prints one line and exits ``128 + signal``
+    (130 for SIGINT, 143 for SIGTERM). Outside the main thread, or nested, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread() or _stopping:
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        del frame
+        name = signal.Signals(signum).name
+        msg = f"stopped by {name}: workers stopped, each out/<env> holds its old or new files"
+        raise StoppedError(signum, Problem(msg))
+
+    previous = {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
+    _stopping.append(True)
+    try:
+        yield
+    finally:
+        _stopping.pop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_stopping: list[bool] = []

@@ -39,7 +39,7 @@ from generator.cli.options import (
     set_option,
     suffix_option,
 )
-from generator.errors import EXIT_INPUT, TfgenError, traceback_text
+from generator.errors import EXIT_INPUT, StoppedError, TfgenError, traceback_text
 
 if TYPE_CHECKING:
     from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
@@ -62,6 +62,9 @@ def _run(ctx: click.Context, action: Callable[[], None]) -> None:
             import traceback
 
             traceback.print_exc()
+        echo_problems(err.problems)
+        ctx.exit(err.exit_code)
+    except StoppedError as err:  # a signal: one line, 128 + its number
         echo_problems(err.problems)
         ctx.exit(err.exit_code)
     except OSError as err:  # a filesystem failure outside the core's own checks
@@ -474,8 +477,11 @@ def bootstrap(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``tfgen`` console script."""
-    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
+    """Entry point of the ``tfgen`` console script (its memory bounded, see ``memory_ceiling``)."""
+    from generator.cli.limits import memory_ceiling
+
+    with memory_ceiling():
+        cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
 
 
 @cli.command(

@@ -8,6 +8,8 @@ it never escapes as a traceback.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -30,15 +32,37 @@ HEADER = (
 )
 
 
-def template_names(templates_dir: Path) -> list[str]:
-    """The templates that each render one output file: top-level ``*.j2`` not starting with '_'."""
-    if not templates_dir.is_dir():
+def template_names(templates_dir: Path, display: str | None = None) -> list[str]:
+    """The templates that each render one output file: top-level ``*.j2`` not starting with '_'.
+
+    Raises:
+        RenderError: such a name is not a regular file (a link, a FIFO, a folder...): it
+            would render nothing, and its output file would be removed without a word.
+    """
+    try:
+        entries = sorted(os.scandir(templates_dir), key=lambda e: e.name)
+    except OSError:
         return []
-    return sorted(
-        p.name
-        for p in templates_dir.iterdir()
-        if p.is_file() and p.name.endswith(TEMPLATE_SUFFIX) and not p.name.startswith("_")
-    )
+    names: list[str] = []
+    problems: list[Problem] = []
+    for entry in entries:
+        if not entry.name.endswith(TEMPLATE_SUFFIX) or entry.name.startswith("_"):
+            continue
+        try:
+            regular = stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode)
+        except OSError:
+            regular = False
+        if regular:
+            names.append(entry.name)
+        else:
+            where = f"{display}/{entry.name}" if display else entry.name
+            kind = "a link" if entry.is_symlink() else "not a regular file"
+            problems.append(
+                Problem(f"a template must be a regular file; this is {kind}", path=where)
+            )
+    if problems:
+        raise RenderError(*problems)
+    return names
 
 
 def render_environment(
@@ -67,7 +91,8 @@ def render_environment(
             a filter; the message names the template and line.
     """
     prefix = f"{subfolder}/" if subfolder else ""
-    names = [prefix + n for n in template_names(stack.templates_dir / prefix)]
+    found = template_names(stack.templates_dir / prefix, stack.file_display(prefix).rstrip("/"))
+    names = [prefix + n for n in found]
     if not names:
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))

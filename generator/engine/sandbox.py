@@ -322,7 +322,7 @@ class RenderTimeout(Exception):
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise RenderTimeout in this thread after ``seconds`` (main thread only, else no limit)."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
+    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # nested: the outer bound holds
         yield
         return
 
