@@ -555,3 +555,13 @@ def stop_on_signals() -> Iterator[None]:
 
 
 _stopping: list[bool] = []
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
+    # Windows) the platform default is used and each worker warms its own.
+    import multiprocessing
+
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()

@@ -45,13 +45,3 @@ def memory_ceiling(extra: int = MEMORY_CEILING) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError, ValueError):
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
-    # Windows) the platform default is used and each worker warms its own.
-    import multiprocessing
-
-    if sys.platform == "linux":
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
