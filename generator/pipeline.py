@@ -41,6 +41,7 @@ from generator.verify.statekeys import StateRef, state_key_collisions
 
 if TYPE_CHECKING:
     import concurrent.futures
+    import multiprocessing.context
 
 # Seconds of rendering below which starting worker processes costs more than it saves.
 _POOL_BREAK_EVEN = 0.25
