@@ -485,6 +485,16 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
     return [outcomes[i] for i in range(total)]
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
+    # Windows) the platform default is used and each worker warms its own.
+    import multiprocessing
+
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
 def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """End every worker of ``pool`` now (SIGTERM, then SIGKILL) and wait for each."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
@@ -556,13 +566,3 @@ def stop_on_signals() -> Iterator[None]:
 
 
 _stopping: list[bool] = []
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    # NOTE: fork shares the warmed caches; where fork is unavailable or unsafe (macOS,
-    # Windows) the platform default is used and each worker warms its own.
-    import multiprocessing
-
-    if sys.platform == "linux":
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
