@@ -96,7 +96,7 @@ def read_confined(root: Path, parts: list[str], name: str) -> bytes:
             try:
                 nxt = os.open(part, flags, dir_fd=fd)
             except OSError as err:
-                why = "a link (links are refused)" if err.errno == errno.ELOOP else err.strerror
+                why = "a link (links are refused)" if _is_link(part, fd, err) else err.strerror
                 raise jinja2.TemplateNotFound(name, f"{name}: {why}") from err
             os.close(fd)
             fd = nxt
@@ -113,6 +113,16 @@ def read_confined(root: Path, parts: list[str], name: str) -> bytes:
         return data
     finally:
         os.close(fd)
+
+
+def _is_link(name: str, dir_fd: int, err: OSError) -> bool:
+    """Whether opening ``name`` failed because it is a link (ELOOP, or ENOTDIR for a folder)."""
+    if err.errno == errno.ELOOP:
+        return True
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 class _StackSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
