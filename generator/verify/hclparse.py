@@ -133,7 +133,7 @@ def parse(text: str, *, cached: bool = True) -> Parsed:
     if sub is not None:
         data = _dump_entry(parsed, key)
         if data is not None:
-            cache.write(sub, f"{key}.json", data)
+            cache.write(sub, f"{key}.json", data, MAX_ENTRY_BYTES)
     return parsed
 
 

@@ -44,9 +44,7 @@ def test_a_schema_keyword_in_a_subschema_is_never_fetched(tmp_path: Path, uri: s
     os.mkfifo(fifo)
     with loopback_listener() as listener:
         target = uri.format(port=listener.port, fifo=f"file://{fifo}")
-        project = stack_with(
-            tmp_path, {"properties": {"x": {"$schema": target, "type": "string"}}}
-        )
+        project = stack_with(tmp_path, {"properties": {"x": {"$schema": target, "type": "string"}}})
         started = time.monotonic()
         result = run(project, "validate", "dev")
         assert time.monotonic() - started < 10
@@ -129,9 +127,7 @@ def test_an_uncompilable_pattern_is_reported_at_its_line(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert len(result.lines) == 1
     line = line_of(project, '"pattern"')
-    assert result.first.startswith(
-        f"error: templates/schema.json:{line}: properties.x.pattern: "
-    )
+    assert result.first.startswith(f"error: templates/schema.json:{line}: properties.x.pattern: ")
 
 
 def test_a_backtracking_pattern_is_a_located_error(tmp_path: Path) -> None:
