@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import ENGINE_STACK, write_tree
 from tests.security.helpers import run, snapshot
 
-SECRET = "top-secret-value-0042"
+LEAKED_TEXT = "top-secret-value-0042"
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def secret(tmp_path: Path) -> Path:
     path = tmp_path / "secret.txt"
-    path.write_text(f"# {SECRET}\n")
+    path.write_text(f"# {LEAKED_TEXT}\n")
     return path
 
 
@@ -39,7 +39,7 @@ def test_an_included_link_is_refused_and_nothing_leaks(project: Path, secret: Pa
         "error: templates/main.tf.j2:1: template error: _leak.j2: a link (links are refused)"
     ]
     assert snapshot(project / "out") == before
-    assert all(SECRET.encode() not in data for data in before.values())
+    assert all(LEAKED_TEXT.encode() not in data for data in before.values())
 
 
 def test_an_import_outside_templates_names_the_line_and_why(project: Path) -> None:
@@ -57,7 +57,7 @@ def test_an_import_outside_templates_names_the_line_and_why(project: Path) -> No
 def test_a_folder_link_on_the_way_is_refused(project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "x.j2").write_text(SECRET)
+    (outside / "x.j2").write_text(LEAKED_TEXT)
     (project / "templates/_parts").symlink_to(outside)
     main = project / "templates/main.tf.j2"
     main.write_text('{% include "_parts/x.j2" %}\n' + main.read_text())
