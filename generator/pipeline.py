@@ -462,9 +462,14 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
         max_workers=workers, mp_context=_mp_context(), initializer=_worker_started
     )
     try:
-        futures: dict[Future[_Outcome], int] = {
-            pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
-        }
+        # Workers start on submit: the stop signals wait (blocked) until each is forked, so
+        # no worker ever runs the main process's handler; the initializer unblocks them.
+        with _signals_blocked():
+            futures: dict[Future[_Outcome], int] = {
+                pool.submit(_run_task, task): index
+                for index, task in enumerate(tasks)
+                if index != 0
+            }
         for future in as_completed(futures):
             index = futures[future]
             try:
@@ -522,6 +527,8 @@ def _worker_started() -> None:
     for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             signal.signal(signum, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
             import ctypes
@@ -535,6 +542,19 @@ _STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 _WORKER_GRACE = 2.0  # seconds a worker has to end after SIGTERM before SIGKILL
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold the stop signals back (a fork inherits the mask); delivered when unblocked."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import pickle
 import shutil
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -237,3 +238,24 @@ def test_jinja_entries_are_bounded_and_never_hold_folded_giants(
     sizes = [p.stat().st_size for p in (folder / "jinja").iterdir()]
     assert sizes
     assert max(sizes) < 64 * 1024
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero-link"])
+def test_an_entry_that_is_a_fifo_or_a_device_link_never_blocks(
+    project: Path, homes: tuple[Path, Path], kind: str
+) -> None:
+    folder, _ = homes
+    assert run(project, "render", "dev").exit_code == 0
+    expected = snapshot(project / "out")
+    for entry in [p for sub in folder.iterdir() for p in sub.iterdir()]:
+        entry.unlink()
+        if kind == "fifo":
+            os.mkfifo(entry)
+        else:
+            entry.symlink_to("/dev/zero")
+    shutil.rmtree(project / "out")
+    started = time.monotonic()
+    assert run(project, "validate", "dev").exit_code == 0
+    assert run(project, "render", "dev").exit_code == 0
+    assert time.monotonic() - started < 20
+    assert snapshot(project / "out") == expected
