@@ -121,6 +121,10 @@ def parse(text: str, *, cached: bool = True) -> Parsed:
         lark.exceptions.LarkError: the text is not valid HCL (never cached).
         ValueError: python-hcl2 refused a value while transforming.
     """
+    if not cached:
+        flat = parse_flat(text)
+        if flat is not None:
+            return flat
     sub = cache.folder(PARSE_CACHE) if cached else None
     key = cache_key(text)
     if sub is not None:
@@ -135,6 +139,48 @@ def parse(text: str, *, cached: bool = True) -> Parsed:
         if data is not None:
             cache.write(sub, f"{key}.json", data, MAX_ENTRY_BYTES)
     return parsed
+
+
+# A file of plain top-level attributes, as backend.hcl is: whole-line comments, and
+# `name = "text"`, `true`, `false` or an integer. Text with anything else (a backslash, `$`,
+# `%`, a non-ASCII character, a trailing comment, a block) is left to python-hcl2.
+_FLAT_LINE = re.compile(
+    r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+    r'("[\x20\x21\x23\x26-\x5b\x5d-\x7e]*"|true|false|-?(?:0|[1-9][0-9]{0,17}))[ \t]*'
+)
+_FLAT_COMMENT = re.compile(r"[ \t]*#([\x20-\x7e\t]*)")
+
+
+def parse_flat(text: str) -> Parsed | None:
+    """``text`` parsed exactly as python-hcl2 parses it, when it is plain attributes only.
+
+    Without python-hcl2's grammar (loading it costs a warm run about 0.1 s), and without
+    a cache: None when the text is anything but the plain form (see ``_FLAT_LINE``) or sets
+    a name twice; python-hcl2 then reads it, with its exact messages.
+    """
+    result: dict[str, Any] = {}
+    comments: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        if not line.strip(" \t"):
+            continue
+        comment = _FLAT_COMMENT.fullmatch(line)
+        if comment is not None:
+            value = comment.group(1).strip(" \t")
+            if value:
+                comments.append({"value": value})
+            continue
+        match = _FLAT_LINE.fullmatch(line)
+        if match is None or match.group(1) in result:
+            return None
+        raw = match.group(2)
+        result[match.group(1)] = (
+            raw if raw.startswith('"') else {"true": True, "false": False}.get(raw)
+        )
+        if result[match.group(1)] is None:
+            result[match.group(1)] = int(raw)
+    if comments:
+        result["__comments__"] = comments
+    return Parsed(result=result, repeated=())
 
 
 def cache_key(text: str) -> str:
