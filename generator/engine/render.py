@@ -139,13 +139,14 @@ def _render_one(
     try:
         chunks: list[str] = []
         size = 0
-        for chunk in env.get_template(name).generate(env=values):
+        stream = env.get_template(name).generate(env=values)
+        for chunk in stream:
             size += len(chunk)
             if size > MAX_FILE_OUTPUT or size > remaining:
                 limit = "file" if size > MAX_FILE_OUTPUT else "environment"
                 bound = MAX_FILE_OUTPUT if limit == "file" else MAX_ENVIRONMENT_OUTPUT
                 msg = f"template output passes the {limit} bound of {bound} characters"
-                raise _OutputTooLarge(msg)
+                raise _OutputTooLarge(msg, _producing_line(stream, stack))
             chunks.append(chunk)
         return "".join(chunks)
     except RenderTimeout as err:
@@ -153,7 +154,7 @@ def _render_one(
         msg = f"template error: rendering {err} (the bound is {RENDER_SECONDS} s)"
         raise RenderError(Problem(msg, path=path, line=line)) from err
     except _OutputTooLarge as err:
-        path, line = _template_frame(err.__traceback__, display, stack)
+        path, line = err.where if err.where is not None else (display, None)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
         where = stack.file_display(err.name) if err.name else display
@@ -177,7 +178,27 @@ def _render_one(
 
 
 class _OutputTooLarge(Exception):
-    """A template produced more than its bound."""
+    """A template produced more than its bound; ``where`` is the template line producing it."""
+
+    def __init__(self, message: str, where: tuple[str, int | None] | None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _producing_line(stream: Any, stack: Stack) -> tuple[str, int | None] | None:
+    """The template and line a suspended render is at (the innermost template generator)."""
+    found: tuple[str, int | None] | None = None
+    generator = stream
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None)
+        template = frame.f_globals.get("__jinja_template__") if frame is not None else None
+        if frame is not None and isinstance(template, jinja2.Template) and template.name:
+            found = (
+                stack.file_display(template.name),
+                template.get_corresponding_lineno(frame.f_lineno),
+            )
+        generator = getattr(generator, "gi_yieldfrom", None)
+    return found
 
 
 def _template_frame(

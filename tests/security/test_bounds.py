@@ -117,3 +117,14 @@ def test_the_memory_ceiling_turns_a_huge_allocation_into_memory_error() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.stdout.split() == ["refused", "True"], done.stderr
+
+
+def test_the_output_bound_names_the_line_producing_it(tmp_path: Path) -> None:
+    main = "# a\n{% for i in range(100) %}\n{{ 'x' * 999999 }}\n{% endfor %}\n"
+    project = project_with(tmp_path, "{}\n", main)
+    result = run(project, "render", "dev")
+    assert result.exit_code == 1
+    assert result.lines == [
+        "error: templates/main.tf.j2:3: template output passes the file bound of 4194304 "
+        "characters"
+    ]
