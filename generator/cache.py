@@ -156,18 +156,11 @@ def _load_key(path: Path) -> bytes | None:
         with _open_dir(path.parent, None) as dir_fd:
             if dir_fd is None:
                 return None
-            with contextlib.suppress(FileExistsError):
-                fd = os.open(
-                    path.name,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
-                    0o600,
-                    dir_fd=dir_fd,
-                )
-                try:
-                    os.write(fd, secrets.token_bytes(_KEY_BYTES))
-                finally:
-                    os.close(fd)
-            fd = os.open(path.name, _OPEN_FLAGS, dir_fd=dir_fd)
+            try:
+                fd = os.open(path.name, _OPEN_FLAGS, dir_fd=dir_fd)
+            except FileNotFoundError:  # the first use: make it
+                _make_key(path.name, dir_fd)
+                fd = os.open(path.name, _OPEN_FLAGS, dir_fd=dir_fd)
             try:
                 info = os.fstat(fd)
                 if not (
@@ -183,6 +176,23 @@ def _load_key(path: Path) -> bytes | None:
     except OSError:
         return None
     return key if len(key) == _KEY_BYTES else None
+
+
+def _make_key(name: str, dir_fd: int) -> None:
+    """Make the key file unless it exists: written whole aside, then linked in (never torn)."""
+    tmp = f".{name}.{secrets.token_hex(8)}"
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600, dir_fd=dir_fd
+    )
+    try:
+        try:
+            os.write(fd, secrets.token_bytes(_KEY_BYTES))
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another tfgen made it first: use theirs
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
 
 
 # --------------------------------------------------------------------------- entries
