@@ -318,12 +318,19 @@ def write(sub: Path, name: str, data: bytes, limit: int | None = None) -> None:
 def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
     """Drop the oldest entries of ``sub`` while it holds more than the bounds allow.
 
-    Only regular files are counted and removed; anything else in the folder is left
-    alone. Errors are ignored.
+    Only regular files are counted and removed, through a checked descriptor of the
+    folder (a folder swapped for a link is left alone); anything else is left alone.
+    Errors are ignored.
     """
+    with _open_sub(sub) as sub_fd:
+        if sub_fd is not None:
+            _prune_fd(sub_fd, max_entries, max_bytes)
+
+
+def _prune_fd(sub_fd: int, max_entries: int, max_bytes: int) -> None:
     entries: list[tuple[int, int, str]] = []
     try:
-        with os.scandir(sub) as listing:
+        with os.scandir(sub_fd) as listing:
             for entry in listing:
                 with contextlib.suppress(OSError):
                     info = entry.stat(follow_symlinks=False)
@@ -341,6 +348,6 @@ def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES)
         if count <= keep_entries and total <= keep_bytes:
             break
         with contextlib.suppress(OSError):
-            (sub / entry_name).unlink()
+            os.unlink(entry_name, dir_fd=sub_fd)
             count -= 1
             total -= size

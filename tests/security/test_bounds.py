@@ -125,6 +125,5 @@ def test_the_output_bound_names_the_line_producing_it(tmp_path: Path) -> None:
     result = run(project, "render", "dev")
     assert result.exit_code == 1
     assert result.lines == [
-        "error: templates/main.tf.j2:3: template output passes the file bound of 4194304 "
-        "characters"
+        "error: templates/main.tf.j2:3: template output passes the file bound of 4194304 characters"
     ]

@@ -259,3 +259,20 @@ def test_an_entry_that_is_a_fifo_or_a_device_link_never_blocks(
     assert run(project, "render", "dev").exit_code == 0
     assert time.monotonic() - started < 20
     assert snapshot(project / "out") == expected
+
+
+def test_pruning_a_folder_swapped_for_a_link_deletes_nothing(
+    homes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    folder, _ = homes
+    sub = cache.folder("parse")
+    assert sub is not None
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for index in range(5):
+        (victim / f"precious-{index}").write_bytes(b"x" * 100)
+    shutil.rmtree(sub)
+    sub.symlink_to(victim)
+    cache.prune(sub, max_entries=1, max_bytes=10)
+    assert sorted(p.name for p in victim.iterdir()) == [f"precious-{i}" for i in range(5)]
+    assert folder.is_dir()
