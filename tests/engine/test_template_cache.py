@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,10 +73,14 @@ def test_an_entry_over_its_byte_bound_is_not_stored(
     env = make_env(project / TEMPLATES_DIR)
     assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
     folder = env.bytecode_cache.folder
-    before = set(os.listdir(folder))
-    env.from_string("{{ 'a fresh template, larger than 64 bytes compiled' }}")
-    env.bytecode_cache.set_bucket(env.bytecode_cache.get_bucket(env, "big", None, "{{ 1 }}"))
-    assert set(os.listdir(folder)) == before
+    before = set(folder.iterdir())
+    bucket = env.bytecode_cache.get_bucket(env, "big", None, "{{ 1 }}")
+    bucket.code = env.compile("{{ 'compiled, more than 64 bytes of marshal' }}")
+    env.bytecode_cache.set_bucket(bucket)
+    assert set(folder.iterdir()) == before
+    monkeypatch.setattr(_CompiledTemplateCache, "MAX_ENTRY_BYTES", 1 << 20)
+    env.bytecode_cache.set_bucket(bucket)
+    assert len(set(folder.iterdir()) - before) == 1
 
 
 def test_an_unwritable_cache_never_fails_a_render(project: Path, tmp_path: Path) -> None:
