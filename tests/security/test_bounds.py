@@ -127,3 +127,20 @@ def test_the_output_bound_names_the_line_producing_it(tmp_path: Path) -> None:
     assert result.lines == [
         "error: templates/main.tf.j2:3: template output passes the file bound of 4194304 characters"
     ]
+
+
+def test_the_cli_process_runs_under_the_ceiling_and_puts_it_back() -> None:
+    probe = (
+        "import resource\n"
+        "from generator.cli import app\n"
+        "before = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "seen = []\n"
+        "app.cli.main = lambda **_: seen.append(resource.getrlimit(resource.RLIMIT_AS)[0])\n"
+        "app.main([])\n"
+        "print(before[0] == resource.RLIM_INFINITY, seen[0] != resource.RLIM_INFINITY,\n"
+        "      resource.getrlimit(resource.RLIMIT_AS) == before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr
