@@ -1,4 +1,4 @@
-"""The user-private cache folder: where it is, whether it may be used, bounded entries in it.
+"""The user-private cache folder: where it is, whether it may be used, sealed bounded entries.
 
 Every cache of tfgen lives under one folder, ``$XDG_CACHE_HOME/tfgen`` (``~/.cache/tfgen``
 when the variable is unset or not an absolute path), one subfolder per cache. The folder is
@@ -6,31 +6,52 @@ created ``0700`` and used only while it is a real folder (not a symbolic link) o
 user and not writable by group or others; otherwise every cache is off for the run, which
 is never an error. ``TFGEN_NO_CACHE=1`` turns every cache off.
 
-Entries are files read back as untrusted bytes: opened without following links, refused
-unless regular, owned by the user and within a size bound; the caller validates what it
-loads. A subfolder is kept within :data:`MAX_ENTRIES` files and :data:`MAX_BYTES` bytes,
-the oldest (by modification time, renewed on every hit) pruned first, on the first write
-of a run and every :data:`PRUNE_EVERY` writes after it. Nothing here raises:
-a cache that cannot be read or written is a miss.
+A cache can only make tfgen faster, never change what it accepts or writes:
+
+- Every entry is sealed with an HMAC-SHA256 of its subfolder, name and bytes, keyed by a
+  per-user key kept *outside* the cache folder (``$XDG_CONFIG_HOME/tfgen/cache.key``,
+  ``0600`` in a ``0700`` folder, made on first use). An entry this user's tfgen did not
+  write (planted, copied from another machine or user, restored by CI from another
+  branch) fails the check and is a miss. When the key cannot be made or kept private,
+  every cache is off.
+- Entries are opened relative to descriptors of the cache folder and subfolder, each
+  opened without following links and checked (owner, mode, type) on the descriptor, so
+  swapping a folder for a link between the check and the open reads nothing.
+- A subfolder is kept within :data:`MAX_ENTRIES` files and :data:`MAX_BYTES` bytes, and one
+  entry within the caller's limit, the oldest (by modification time, renewed on every
+  hit) pruned first, on the first write of a run and every :data:`PRUNE_EVERY` writes after.
+
+Nothing here raises: a cache that cannot be read or written is a miss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
+import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 NO_CACHE_VARIABLE = "TFGEN_NO_CACHE"
 FOLDER_NAME = "tfgen"
+KEY_FILE = "cache.key"
 MAX_ENTRIES = 20_000
 MAX_BYTES = 128 * 1024 * 1024
 # Pruning goes below the bounds by this fraction, so it does not run on every write.
 _PRUNE_TO = 0.9
 PRUNE_EVERY = 64
+_MAGIC = b"tfgen-cache-1\0"
+_MAC_BYTES = 32
+_KEY_BYTES = 32
 _writes: dict[Path, int] = {}
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-_OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0)
+_keys: dict[Path, bytes | None] = {}
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 
 
 def enabled() -> bool:
@@ -49,17 +70,28 @@ def root() -> Path:
     return base / FOLDER_NAME
 
 
+def key_path() -> Path:
+    """Where the per-user cache key is: ``$XDG_CONFIG_HOME/tfgen/cache.key`` (or ``~/.config``)."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME", ""))
+    if not base.is_absolute():
+        base = Path("~").expanduser() / ".config"
+    return base / FOLDER_NAME / KEY_FILE
+
+
 def folder(name: str) -> Path | None:
     """The subfolder ``name`` of the cache folder, created if needed, or None (cache off).
 
-    None when caches are disabled, when a folder cannot be created, or when the cache
-    folder or the subfolder is not a private folder of the user (see :func:`private`).
+    None when caches are disabled, when there is no private key, when a folder cannot be
+    created, or when the cache folder or the subfolder is not a private folder of the user
+    (see :func:`private`). Every read and write checks the folders again, on descriptors.
     """
     if not enabled():
         return None
     try:
         top = root()
     except RuntimeError:  # no home folder to be found
+        return None
+    if _key() is None:
         return None
     sub = top / name
     try:
@@ -81,6 +113,10 @@ def private(path: Path) -> bool:
         info = os.lstat(path)
     except OSError:
         return False
+    return _private_info(info)
+
+
+def _private_info(info: os.stat_result) -> bool:
     return (
         stat.S_ISDIR(info.st_mode)
         and info.st_uid == os.geteuid()
@@ -97,54 +133,181 @@ def trusted_file(path: Path, limit: int) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and info.st_size <= limit
 
 
-def read(sub: Path, name: str, limit: int) -> bytes | None:
-    """The bytes of entry ``name`` in ``sub``, or None when it is absent or not trustworthy.
+# --------------------------------------------------------------------------- the key
 
-    The entry must be a regular file (a link is not followed), owned by the user, of at
-    most ``limit`` bytes. A hit renews its modification time, so pruning drops the
-    entries used least recently.
-    """
+
+def _key() -> bytes | None:
+    """This user's cache key, made on first use; None when it cannot be kept private."""
     try:
-        fd = os.open(sub / name, _OPEN_FLAGS)
+        path = key_path()
+    except RuntimeError:
+        return None
+    if path not in _keys:
+        _keys[path] = _load_key(path)
+    return _keys[path]
+
+
+def _load_key(path: Path) -> bytes | None:
+    try:
+        if not path.parent.parent.is_dir():
+            path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.parent.mkdir(mode=0o700)
+        with _open_dir(path.parent, None) as dir_fd:
+            if dir_fd is None:
+                return None
+            try:
+                fd = os.open(path.name, _OPEN_FLAGS, dir_fd=dir_fd)
+            except FileNotFoundError:  # the first use: make it
+                _make_key(path.name, dir_fd)
+                fd = os.open(path.name, _OPEN_FLAGS, dir_fd=dir_fd)
+            try:
+                info = os.fstat(fd)
+                if not (
+                    stat.S_ISREG(info.st_mode)
+                    and info.st_uid == os.geteuid()
+                    and not info.st_mode & 0o077
+                    and info.st_size == _KEY_BYTES
+                ):
+                    return None
+                key = os.read(fd, _KEY_BYTES + 1)
+            finally:
+                os.close(fd)
     except OSError:
         return None
+    return key if len(key) == _KEY_BYTES else None
+
+
+def _make_key(name: str, dir_fd: int) -> None:
+    """Make the key file unless it exists: written whole aside, then linked in (never torn)."""
+    tmp = f".{name}.{secrets.token_hex(8)}"
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600, dir_fd=dir_fd
+    )
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_size > limit:
-            return None
-        data = os.read(fd, limit + 1)
-        if len(data) != info.st_size:
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(fd)
-        return data
+        try:
+            os.write(fd, secrets.token_bytes(_KEY_BYTES))
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another tfgen made it first: use theirs
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+# --------------------------------------------------------------------------- entries
+
+
+@contextlib.contextmanager
+def _open_dir(path: Path | str, dir_fd: int | None) -> Iterator[int | None]:
+    """A descriptor of the private folder ``path`` (not followed if a link), or None."""
+    try:
+        fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
     except OSError:
-        return None
+        yield None
+        return
+    try:
+        yield fd if _private_info(os.fstat(fd)) else None
     finally:
         os.close(fd)
 
 
-def write(sub: Path, name: str, data: bytes) -> None:
-    """Store ``data`` as entry ``name`` in ``sub`` atomically (``0600``), then prune.
+@contextlib.contextmanager
+def _open_sub(sub: Path) -> Iterator[int | None]:
+    """A descriptor of the subfolder ``sub``, reached from a checked descriptor of its parent."""
+    with _open_dir(sub.parent, None) as top_fd:
+        if top_fd is None:
+            yield None
+            return
+        with _open_dir(sub.name, top_fd) as sub_fd:
+            yield sub_fd
 
-    Failures are ignored: the entry is simply not cached.
+
+def _mac(key: bytes, sub: Path, name: str, payload: bytes) -> bytes:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    mac.update(sub.name.encode("utf-8", "surrogateescape") + b"\0")
+    mac.update(name.encode("utf-8", "surrogateescape") + b"\0")
+    mac.update(payload)
+    return mac.digest()
+
+
+def read(sub: Path, name: str, limit: int) -> bytes | None:
+    """The bytes tfgen stored as entry ``name`` in ``sub``, or None (absent or not ours).
+
+    The entry must be a regular file (a link is not followed), owned by the user, of at
+    most ``limit`` bytes, and carry a valid seal of this user's key. A hit renews its
+    modification time, so pruning drops the entries used least recently.
     """
-    tmp: Path | None = None
-    try:
-        import tempfile  # here: only a cache miss writes
-
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=sub)  # 0600, O_EXCL
-        tmp = Path(tmp_name)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        tmp.replace(sub / name)
-        tmp = None
-    except OSError:
-        return
-    finally:
-        if tmp is not None:
+    key = _key()
+    if key is None or "/" in name or name in ("", ".", ".."):
+        return None
+    bound = limit + len(_MAGIC) + _MAC_BYTES
+    with _open_sub(sub) as sub_fd:
+        if sub_fd is None:
+            return None
+        try:
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=sub_fd)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+                return None
+            if info.st_size > bound:
+                return None
+            data = os.read(fd, bound + 1)
+            if len(data) != info.st_size or not data.startswith(_MAGIC):
+                return None
+            seal = data[len(_MAGIC) : len(_MAGIC) + _MAC_BYTES]
+            payload = data[len(_MAGIC) + _MAC_BYTES :]
+            if not hmac.compare_digest(seal, _mac(key, sub, name, payload)):
+                return None
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.utime(fd)
+            return payload
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+
+def write(sub: Path, name: str, data: bytes, limit: int | None = None) -> None:
+    """Store ``data`` as entry ``name`` in ``sub`` atomically (``0600``), sealed, then prune.
+
+    Data above ``limit`` bytes (when given) is not stored. Failures are ignored: the
+    entry is simply not cached.
+    """
+    key = _key()
+    if key is None or "/" in name or name in ("", ".", ".."):
+        return
+    if limit is not None and len(data) > limit:
+        return
+    sealed = _MAGIC + _mac(key, sub, name, data) + data
+    with _open_sub(sub) as sub_fd:
+        if sub_fd is None:
+            return
+        tmp = f".tmp-{secrets.token_hex(8)}"
+        try:
+            fd = os.open(
+                tmp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+                0o600,
+                dir_fd=sub_fd,
+            )
+            try:
+                view = memoryview(sealed)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=sub_fd, dst_dir_fd=sub_fd)
+            tmp = ""
+        except OSError:
+            return
+        finally:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=sub_fd)
     # Listing the folder costs a few milliseconds: prune on the first write of a run and
     # every PRUNE_EVERY writes after it, so one run exceeds the bounds by at most that.
     count = _writes[sub] = _writes.get(sub, 0) + 1
@@ -155,12 +318,19 @@ def write(sub: Path, name: str, data: bytes) -> None:
 def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
     """Drop the oldest entries of ``sub`` while it holds more than the bounds allow.
 
-    Only regular files are counted and removed; anything else in the folder is left
-    alone. Errors are ignored.
+    Only regular files are counted and removed, through a checked descriptor of the
+    folder (a folder swapped for a link is left alone); anything else is left alone.
+    Errors are ignored.
     """
+    with _open_sub(sub) as sub_fd:
+        if sub_fd is not None:
+            _prune_fd(sub_fd, max_entries, max_bytes)
+
+
+def _prune_fd(sub_fd: int, max_entries: int, max_bytes: int) -> None:
     entries: list[tuple[int, int, str]] = []
     try:
-        with os.scandir(sub) as listing:
+        with os.scandir(sub_fd) as listing:
             for entry in listing:
                 with contextlib.suppress(OSError):
                     info = entry.stat(follow_symlinks=False)
@@ -178,6 +348,6 @@ def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES)
         if count <= keep_entries and total <= keep_bytes:
             break
         with contextlib.suppress(OSError):
-            (sub / entry_name).unlink()
+            os.unlink(entry_name, dir_fd=sub_fd)
             count -= 1
             total -= size

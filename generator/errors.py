@@ -86,6 +86,20 @@ class DriftError(TfgenError):
     exit_code = EXIT_DRIFT
 
 
+class StoppedError(BaseException):
+    """The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP); exits ``128 + signal``.
+
+    A BaseException, as KeyboardInterrupt is: no ``except TfgenError`` or ``except
+    Exception`` on the way (an environment's failure, a template's contained error) may
+    take it for one failure among others and carry on; the CLI maps it on its own.
+    """
+
+    def __init__(self, signum: int, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problems: tuple[Problem, ...] = (problem,)
+        self.exit_code = 128 + signum
+
+
 class MultiError(TfgenError):
     """Several environments failed; the exit code is the highest of theirs."""
 

@@ -11,13 +11,17 @@ cannot live apart without importing this module back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from generator.adopt.blocks import ADOPT_OUTPUT, render_adoption
@@ -28,6 +32,7 @@ from generator.errors import (
     MultiError,
     Problem,
     RenderError,
+    StoppedError,
     TfgenError,
     merge_errors,
     traceback_text,
@@ -40,6 +45,7 @@ from generator.verify.rules import verify_rendered
 from generator.verify.statekeys import StateRef, state_key_collisions
 
 if TYPE_CHECKING:
+    import concurrent.futures
     import multiprocessing.context
 
 # Seconds of rendering below which starting worker processes costs more than it saves.
@@ -325,11 +331,12 @@ def render_selection(options: RunOptions) -> Report:
         ConfigError: the stack or the selection itself is wrong (``--all`` found
             nothing, bad suffix).
     """
-    project = load_project(options.project_dir)
-    names = select_environments(
-        project, options.environments, all_environments=options.all_environments
-    )
-    return render_run(project, options, names)
+    with stop_on_signals():
+        project = load_project(options.project_dir)
+        names = select_environments(
+            project, options.environments, all_environments=options.all_environments
+        )
+        return render_run(project, options, names)
 
 
 def generate(options: RunOptions) -> Report:
@@ -348,6 +355,11 @@ def generate(options: RunOptions) -> Report:
     Raises:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
+    with stop_on_signals():
+        return _generate(options)
+
+
+def _generate(options: RunOptions) -> Report:
     run = render_selection(options)
     if not options.write:
         return run
@@ -438,10 +450,18 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
         for index in range(1, total):
             finished(index, _run_task(tasks[index]))
         return [outcomes[i] for i in range(total)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-        futures: dict[Future[_Outcome], int] = {
-            pool.submit(_run_task, task): index for index, task in enumerate(tasks) if index != 0
-        }
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_mp_context(), initializer=_worker_started
+    )
+    try:
+        # Workers start on submit: the stop signals wait (blocked) until each is forked, so
+        # no worker ever runs the main process's handler; the initializer unblocks them.
+        with _signals_blocked():
+            futures: dict[Future[_Outcome], int] = {
+                pool.submit(_run_task, task): index
+                for index, task in enumerate(tasks)
+                if index != 0
+            }
         for future in as_completed(futures):
             index = futures[future]
             try:
@@ -455,6 +475,10 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
                 )
                 outcome = _Outcome(None, None, _Failure(RenderError, (problem,), EXIT_INPUT))
             finished(index, outcome)
+    except BaseException:
+        _stop_workers(pool)  # a signal (or any failure here): no worker outlives the run
+        raise
+    pool.shutdown(wait=True)
     return [outcomes[i] for i in range(total)]
 
 
@@ -466,3 +490,91 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     if sys.platform == "linux":
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End every worker of ``pool`` now (SIGTERM, then SIGKILL) and wait for each."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(_WORKER_GRACE)
+            if process.is_alive():
+                process.kill()
+                process.join(_WORKER_GRACE)
+
+
+def _worker_started() -> None:
+    """In each worker: die quietly with the run, never print a traceback for a signal.
+
+    A fork inherits the main process's handlers (which raise StoppedError): a worker
+    ignores SIGINT (the terminal sends it to the whole group; the main process stops the
+    workers itself), takes SIGTERM and SIGHUP as plain termination, and asks Linux to
+    end it if the main process dies without stopping it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+# The signals that stop a run: the main process stops its workers, prints one line, exits.
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_WORKER_GRACE = 2.0  # seconds a worker has to end after SIGTERM before SIGKILL
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold the stop signals back (a fork inherits the mask); delivered when unblocked."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While running, SIGINT, SIGTERM and SIGHUP raise :class:`StoppedError` in the main thread.
+
+    The error unwinds the run: workers are stopped, nothing is half-written (each
+    environment's swap is atomic), and the CLI prints one line and exits ``128 + signal``
+    (130 for SIGINT, 143 for SIGTERM). Outside the main thread, or nested, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread() or _stopping:
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        del frame
+        name = signal.Signals(signum).name
+        msg = f"stopped by {name}: workers stopped, each out/<env> holds its old or new files"
+        raise StoppedError(signum, Problem(msg))
+
+    previous = {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
+    _stopping.append(True)
+    try:
+        yield
+    finally:
+        _stopping.pop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_stopping: list[bool] = []

@@ -145,8 +145,9 @@ def golden_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 @pytest.fixture(autouse=True, scope="session")
 def _private_tfgen_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """tfgen's caches go to a folder of this test session, never the user's ~/.cache/tfgen."""
-    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "TFGEN_NO_CACHE")}
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "TFGEN_NO_CACHE")}
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
     os.environ.pop("TFGEN_NO_CACHE", None)
     yield
     for key, value in saved.items():

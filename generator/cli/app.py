@@ -280,8 +280,11 @@ cli.add_command(gate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``tfgen`` console script."""
-    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
+    """Entry point of the ``tfgen`` console script (its memory bounded, see ``memory_ceiling``)."""
+    from generator.cli.limits import memory_ceiling
+
+    with memory_ceiling():
+        cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="tfgen")
 
 
 @cli.command(

@@ -9,7 +9,7 @@ import click
 
 from generator.cli.console import Outcome, echo_problems, echo_report
 from generator.cli.options import check_output_root, check_selection, debug_of, project_dir_of
-from generator.errors import EXIT_INPUT, TfgenError
+from generator.errors import EXIT_INPUT, StoppedError, TfgenError
 
 if TYPE_CHECKING:
     from generator.pipeline import EnvironmentResult, ProgressFn, RunOptions
@@ -28,6 +28,9 @@ def run(ctx: click.Context, action: Callable[[], int | None]) -> None:
             import traceback
 
             traceback.print_exc()
+        echo_problems(err.problems)
+        code = err.exit_code
+    except StoppedError as err:  # a signal: one line, 128 + its number
         echo_problems(err.problems)
         code = err.exit_code
     except OSError as err:  # a filesystem failure outside the core's own checks

@@ -8,6 +8,8 @@ it never escapes as a traceback.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -30,15 +32,37 @@ HEADER = (
 )
 
 
-def template_names(templates_dir: Path) -> list[str]:
-    """The templates that each render one output file: top-level ``*.j2`` not starting with '_'."""
-    if not templates_dir.is_dir():
+def template_names(templates_dir: Path, display: str | None = None) -> list[str]:
+    """The templates that each render one output file: top-level ``*.j2`` not starting with '_'.
+
+    Raises:
+        RenderError: such a name is not a regular file (a link, a FIFO, a folder...): it
+            would render nothing, and its output file would be removed without a word.
+    """
+    try:
+        entries = sorted(os.scandir(templates_dir), key=lambda e: e.name)
+    except OSError:
         return []
-    return sorted(
-        p.name
-        for p in templates_dir.iterdir()
-        if p.is_file() and p.name.endswith(TEMPLATE_SUFFIX) and not p.name.startswith("_")
-    )
+    names: list[str] = []
+    problems: list[Problem] = []
+    for entry in entries:
+        if not entry.name.endswith(TEMPLATE_SUFFIX) or entry.name.startswith("_"):
+            continue
+        try:
+            regular = stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode)
+        except OSError:
+            regular = False
+        if regular:
+            names.append(entry.name)
+        else:
+            where = f"{display}/{entry.name}" if display else entry.name
+            kind = "a link" if entry.is_symlink() else "not a regular file"
+            problems.append(
+                Problem(f"a template must be a regular file; this is {kind}", path=where)
+            )
+    if problems:
+        raise RenderError(*problems)
+    return names
 
 
 def render_environment(
@@ -67,7 +91,8 @@ def render_environment(
             a filter; the message names the template and line.
     """
     prefix = f"{subfolder}/" if subfolder else ""
-    names = [prefix + n for n in template_names(stack.templates_dir / prefix)]
+    found = template_names(stack.templates_dir / prefix, stack.file_display(prefix).rstrip("/"))
+    names = [prefix + n for n in found]
     if not names:
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))
@@ -114,13 +139,14 @@ def _render_one(
     try:
         chunks: list[str] = []
         size = 0
-        for chunk in env.get_template(name).generate(env=values):
+        stream = env.get_template(name).generate(env=values)
+        for chunk in stream:
             size += len(chunk)
             if size > MAX_FILE_OUTPUT or size > remaining:
                 limit = "file" if size > MAX_FILE_OUTPUT else "environment"
                 bound = MAX_FILE_OUTPUT if limit == "file" else MAX_ENVIRONMENT_OUTPUT
                 msg = f"template output passes the {limit} bound of {bound} characters"
-                raise _OutputTooLarge(msg)
+                raise _OutputTooLarge(msg, _producing_line(stream, stack))
             chunks.append(chunk)
         return "".join(chunks)
     except RenderTimeout as err:
@@ -128,7 +154,7 @@ def _render_one(
         msg = f"template error: rendering {err} (the bound is {RENDER_SECONDS} s)"
         raise RenderError(Problem(msg, path=path, line=line)) from err
     except _OutputTooLarge as err:
-        path, line = _template_frame(err.__traceback__, display, stack)
+        path, line = err.where if err.where is not None else (display, None)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
         where = stack.file_display(err.name) if err.name else display
@@ -152,7 +178,27 @@ def _render_one(
 
 
 class _OutputTooLarge(Exception):
-    """A template produced more than its bound."""
+    """A template produced more than its bound; ``where`` is the template line producing it."""
+
+    def __init__(self, message: str, where: tuple[str, int | None] | None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _producing_line(stream: Any, stack: Stack) -> tuple[str, int | None] | None:
+    """The template and line a suspended render is at (the innermost template generator)."""
+    found: tuple[str, int | None] | None = None
+    generator = stream
+    while generator is not None:
+        frame = getattr(generator, "gi_frame", None)
+        template = frame.f_globals.get("__jinja_template__") if frame is not None else None
+        if frame is not None and isinstance(template, jinja2.Template) and template.name:
+            found = (
+                stack.file_display(template.name),
+                template.get_corresponding_lineno(frame.f_lineno),
+            )
+        generator = getattr(generator, "gi_yieldfrom", None)
+    return found
 
 
 def _template_frame(

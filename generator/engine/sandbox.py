@@ -10,11 +10,16 @@ configured sandbox reuses it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
+import itertools
+import marshal
 import os
-import pickle
+import re
 import signal
+import stat
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 import jinja2.environment
+import jinja2.filters
 import jinja2.nodes
 import jinja2.parser
 import jinja2.sandbox
@@ -36,31 +42,99 @@ MAX_TEMPLATE_BYTES = 1024 * 1024  # a template's source
 RENDER_SECONDS = 30  # rendering one environment, and evaluating a stack's rules
 MAX_SEQUENCE = 1_000_000  # items or characters that `*` may build
 MAX_EXPONENT = 4096
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class _BoundedLoader(jinja2.FileSystemLoader):
-    """A FileSystemLoader that refuses oversized or non-regular template files unread."""
+class _ConfinedLoader(jinja2.BaseLoader):
+    """Loads templates only as regular files inside the templates folder, never through a link.
+
+    Each part of a template's name is opened relative to the folder before it without
+    following links (``O_NOFOLLOW``), so a name with ``..``, an absolute name, a link
+    (to a file or a folder, inside or outside), a FIFO or a device is refused with a
+    message naming it, and nothing outside the folder is ever opened.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        for folder in self.searchpath:
-            path = Path(folder, *template.split("/"))
-            with contextlib.suppress(OSError):
-                info = path.stat()
-                if not path.is_file():
-                    msg = f"{template}: not a regular file"
-                    raise jinja2.TemplateError(msg)
-                if info.st_size > MAX_TEMPLATE_BYTES:
-                    msg = f"{template}: a template may have at most {MAX_TEMPLATE_BYTES} bytes"
-                    raise jinja2.TemplateError(msg)
-        return super().get_source(environment, template)
+        del environment
+        parts = template.split("/")
+        if template.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            msg = f"{template}: not a template inside {self.root.name}/ (no '..' or absolute names)"
+            raise jinja2.TemplateNotFound(template, msg)
+        data = read_confined(self.root, parts, template)
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            msg = f"{template}: not UTF-8 text ({err.reason} at byte {err.start})"
+            raise jinja2.TemplateError(msg) from err
+        return source, str(self.root.joinpath(*parts)), lambda: True
+
+    def list_templates(self) -> list[str]:
+        return []
+
+
+def read_confined(root: Path, parts: list[str], name: str) -> bytes:
+    """The bytes of the regular file ``root/parts...``, reached without following any link.
+
+    Raises:
+        jinja2.TemplateNotFound: it is absent, a link, not a regular file or too large.
+    """
+    flags_dir = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(root, flags_dir)
+    except OSError as err:
+        raise jinja2.TemplateNotFound(name, f"{name}: {err.strerror}") from err
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            flags = (os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC) if last else flags_dir
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except OSError as err:
+                why = "a link (links are refused)" if _is_link(part, fd, err) else err.strerror
+                raise jinja2.TemplateNotFound(name, f"{name}: {why}") from err
+            os.close(fd)
+            fd = nxt
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise jinja2.TemplateNotFound(name, f"{name}: not a regular file")
+        if info.st_size > MAX_TEMPLATE_BYTES:
+            msg = f"{name}: a template may have at most {MAX_TEMPLATE_BYTES} bytes"
+            raise jinja2.TemplateNotFound(name, msg)
+        data = os.read(fd, MAX_TEMPLATE_BYTES + 1)
+        if len(data) > MAX_TEMPLATE_BYTES:
+            msg = f"{name}: a template may have at most {MAX_TEMPLATE_BYTES} bytes"
+            raise jinja2.TemplateNotFound(name, msg)
+        return data
+    finally:
+        os.close(fd)
+
+
+def _is_link(name: str, dir_fd: int, err: OSError) -> bool:
+    """Whether opening ``name`` failed because it is a link (ELOOP, or ENOTDIR for a folder)."""
+    if err.errno == errno.ELOOP:
+        return True
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 class _StackSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
-    """The sandbox, with ``*`` and ``**`` bounded so no expression can exhaust memory."""
+    """The sandbox, with everything that builds a string or list bounded like ``*``.
 
-    intercepted_binops = frozenset({"*", "**"})
+    ``*``, ``**`` and ``%`` are intercepted (so Jinja never folds them at compile time
+    either); calls of ``str`` methods that build text from a width or a count (``ljust``,
+    ``rjust``, ``center``, ``zfill``, ``expandtabs``, ``replace``, ``join``, ``format``,
+    ``format_map``) are checked before they run.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(
         self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
@@ -71,12 +145,160 @@ class _StackSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
                 msg = f"exponent {right} is larger than {MAX_EXPONENT}"
                 raise OverflowError(msg)
             return left**right
+        if operator == "%":
+            if isinstance(left, str):
+                check_percent_format(left)
+            return left % right
         for seq, count in ((left, right), (right, left)):
             sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
             if sized and len(seq) * count > MAX_SEQUENCE:
                 msg = f"'*' would build {len(seq) * count} items, more than {MAX_SEQUENCE}"
                 raise OverflowError(msg)
         return left * right
+
+    def call(
+        __self,
+        __context: jinja2.runtime.Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        target = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(target, "__name__", "")
+            if name == "join" and args and not isinstance(args[0], str):
+                args = (list(itertools.islice(iter(args[0]), MAX_SEQUENCE + 1)), *args[1:])
+            check_str_call(owner, name, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _too_long(size: int, what: str) -> None:
+    if size > MAX_SEQUENCE:
+        msg = f"{what} would build {size} characters, more than {MAX_SEQUENCE}"
+        raise OverflowError(msg)
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d*)(?:\.(\*|\d*))?")
+_NUMBER = re.compile(r"\d+")
+
+
+def check_percent_format(text: str) -> None:
+    """Refuse a ``%`` format whose width or precision would build more than the bound."""
+    for match in _PERCENT_SPEC.finditer(text):
+        for group in match.groups():
+            if group == "*":
+                msg = "'%' with a '*' width or precision is not allowed"
+                raise OverflowError(msg)
+            if group and len(group) > 7:
+                _too_long(int(group[:12]), "'%' formatting")
+            elif group:
+                _too_long(int(group), "'%' formatting")
+
+
+def check_brace_format(text: str) -> None:
+    """Refuse a ``str.format`` whose field widths or precisions would pass the bound."""
+    import string
+
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return  # format itself raises the error
+    for _, _, spec, _ in fields:
+        if not spec:
+            continue
+        if "{" in spec:
+            msg = "format: a nested {...} width or precision is not allowed"
+            raise OverflowError(msg)
+        for number in _NUMBER.findall(spec):
+            _too_long(int(number[:12]), "format")
+
+
+def check_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a ``str`` method call that would build more than :data:`MAX_SEQUENCE` characters."""
+    first = args[0] if args else None
+    if name in ("ljust", "rjust", "center", "zfill"):
+        width = first if first is not None else kwargs.get("width")
+        if isinstance(width, int):
+            _too_long(width, name)
+    elif name == "expandtabs":
+        size = first if first is not None else kwargs.get("tabsize", 8)
+        if isinstance(size, int):
+            _too_long(len(text) + text.count("\t") * size, name)
+    elif name == "replace" and len(args) >= 2 and isinstance(args[0], str):
+        check_replace(text, args[0], args[1], args[2] if len(args) > 2 else -1)
+    elif name in ("format", "format_map"):
+        check_brace_format(text)
+    elif name == "join" and isinstance(first, list | tuple):
+        check_join(text, first)
+
+
+def check_replace(text: str, old: str, new: Any, count: Any) -> None:
+    """Refuse a ``replace`` whose result would pass the bound."""
+    if not isinstance(new, str):
+        return
+    found = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    _too_long(len(text) + found * (len(new) - len(old)), "replace")
+
+
+def check_join(separator: str, items: list[Any] | tuple[Any, ...]) -> None:
+    """Refuse a ``join`` whose result would pass the bound."""
+    _too_long(len(items), "join")
+    size = len(separator) * len(items)
+    size += sum(len(item) for item in items if isinstance(item, str))
+    _too_long(size, "join")
+
+
+@jinja2.pass_eval_context
+def _bounded_join(
+    eval_ctx: jinja2.nodes.EvalContext, value: Any, d: str = "", attribute: Any = None
+) -> str:
+    items = list(itertools.islice(iter(value), MAX_SEQUENCE + 1))
+    if attribute is None:
+        check_join(d, items)
+    return str(jinja2.filters.do_join(eval_ctx, items, d, attribute))
+
+
+@jinja2.pass_eval_context
+def _bounded_replace(
+    eval_ctx: jinja2.nodes.EvalContext, s: Any, old: Any, new: Any, count: Any = None
+) -> str:
+    if isinstance(s, str) and isinstance(old, str):
+        check_replace(s, old, new, -1 if count is None else count)
+    return jinja2.filters.do_replace(eval_ctx, s, old, new, count)
+
+
+def _bounded_center(value: Any, width: int = 80) -> str:
+    if isinstance(width, int):
+        _too_long(width, "center")
+    return jinja2.filters.do_center(value, width)
+
+
+def _bounded_indent(s: Any, width: Any = 4, first: bool = False, blank: bool = False) -> str:
+    text = str(s)
+    if isinstance(width, int):
+        _too_long(len(text) + (text.count("\n") + 1) * width, "indent")
+    elif isinstance(width, str):
+        _too_long(len(text) + (text.count("\n") + 1) * len(width), "indent")
+    return jinja2.filters.do_indent(s, width, first, blank)
+
+
+def _bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+    if isinstance(value, str):
+        check_percent_format(value)
+    return jinja2.filters.do_format(value, *args, **kwargs)
+
+
+# Jinja's filters that build text from a width or count, checked first.
+BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
+    "join": _bounded_join,
+    "replace": _bounded_replace,
+    "center": _bounded_center,
+    "indent": _bounded_indent,
+    "format": _bounded_format,
+}
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,7 +309,7 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
     rules and derived values of a stack reach no Python internals and change no value.
     """
     env = _StackSandbox(
-        loader=_BoundedLoader(str(templates_dir)),
+        loader=_ConfinedLoader(templates_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -95,6 +317,7 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
         autoescape=False,  # HCL is not HTML; the hcl filters escape values
         auto_reload=False,
     )
+    env.filters.update(BOUNDED_FILTERS)
     env.filters.update(FILTERS)
     env.filters.update(FUNCTIONS)
     env.bytecode_cache = _bytecode_cache(env)
@@ -109,7 +332,7 @@ class RenderTimeout(Exception):
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise RenderTimeout in this thread after ``seconds`` (main thread only, else no limit)."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
+    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # nested: the outer bound holds
         yield
         return
 
@@ -127,60 +350,47 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-class _CompiledTemplateCache(jinja2.FileSystemBytecodeCache):
-    """Jinja's own bytecode cache (user-private temp folder), salted, bounded, never fatal.
+class _CompiledTemplateCache(jinja2.BytecodeCache):
+    """Compiled template code in tfgen's sealed cache (:mod:`generator.cache`), never pickled.
 
     Compiling the templates is most of a cold render's template time; a later process
-    reuses the compiled code. Jinja keys each entry by template name and path and checks
-    it against the template's source (SHA-1) and the Python version. The salt adds what
-    else shapes the compiled code (Jinja version, syntax and whitespace settings, filter
-    and test names), so an entry is only reused by an identically configured environment.
-
-    Every copy of a project (tests make hundreds in temporary folders) adds its own
-    entries, so the folder is kept to the newest CACHE_ENTRIES of ours. A cache that
+    reuses the compiled code. An entry is keyed by the template's name and the salt (Jinja
+    version, syntax and whitespace settings, filter and test names, the Python version),
+    holds the SHA-256 of the source it was compiled from and ``marshal`` of the code, and is
+    sealed by :mod:`generator.cache`: only code this user's tfgen compiled is ever loaded
+    (``marshal`` of anything else, planted or copied, never passes the seal). A cache that
     cannot be read or written is skipped: it never makes a render fail.
     """
 
-    PATTERN = "__tfgen_%s.cache"
-    CACHE_ENTRIES = 1000
-    PRUNE_EVERY = 100  # writes between two prunings (and the first write of a process)
+    FOLDER = "jinja"
+    MAX_ENTRY_BYTES = 4 * 1024 * 1024  # one template's compiled code
 
-    def __init__(self, salt: str, directory: str) -> None:
-        super().__init__(directory=directory, pattern=self.PATTERN)
+    def __init__(self, salt: str, folder: Path) -> None:
         self.salt = salt
-        self.writes = 0
+        self.folder = folder
 
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
-        return super().get_cache_key(f"{self.salt}|{name}", filename)
+        return super().get_cache_key(f"{self.salt}|{sys.version}|{name}", filename)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = cache.read(self.folder, bucket.key, self.MAX_ENTRY_BYTES)
+        if data is None:
+            return
+        checksum, _, body = data.partition(b"\0")
+        if checksum.decode("ascii", "replace") != bucket.checksum:
+            return  # the source changed: compile
         try:
-            super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError):  # unreadable: compile
-            bucket.reset()
+            code = marshal.loads(body)  # noqa: S302 - sealed: code this user's tfgen compiled
+        except (EOFError, ValueError, TypeError, MemoryError):
+            return
+        if isinstance(code, CodeType):
+            bucket.code = code
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        # A full or read-only disk only costs the next run a compile.
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-            if self.writes % self.PRUNE_EVERY == 0:
-                self._prune()
-            self.writes += 1
-
-    def _prune(self) -> None:
-        prefix, suffix = self.PATTERN.split("%s")
-        entries: list[tuple[float, str]] = []
-        with os.scandir(self.directory) as found:
-            for entry in found:
-                if entry.name.startswith(prefix) and entry.name.endswith(suffix):
-                    with contextlib.suppress(OSError):
-                        entries.append((entry.stat().st_mtime, entry.path))
-        if len(entries) <= self.CACHE_ENTRIES:
+        if bucket.code is None:
             return
-        entries.sort()
-        for _, path in entries[: len(entries) - self.CACHE_ENTRIES * 4 // 5]:
-            with contextlib.suppress(OSError):
-                os.unlink(path)  # noqa: PTH108 - a DirEntry path, as scandir gave it
+        data = bucket.checksum.encode("ascii") + b"\0" + marshal.dumps(bucket.code)
+        cache.write(self.folder, bucket.key, data, self.MAX_ENTRY_BYTES)
 
 
 def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
@@ -207,13 +417,8 @@ def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
         sorted(env.tests),
     )
     salt = hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
-    folder = cache.folder("jinja")  # None: caches are off, or the folder is not private
-    if folder is None:
-        return None
-    try:
-        return _CompiledTemplateCache(salt, str(folder))
-    except (OSError, RuntimeError):
-        return None
+    folder = cache.folder(_CompiledTemplateCache.FOLDER)  # None: caches are off
+    return None if folder is None else _CompiledTemplateCache(salt, folder)
 
 
 def compile_cached(
@@ -245,15 +450,13 @@ def compile_cached(
     bucket = None
     code = codes.get(name) if codes is not None else None
     if code is None and cache is not None:
-        with contextlib.suppress(OSError, ValueError, EOFError):
-            bucket = cache.get_bucket(env, f"<{name}>", None, source)
-            code = bucket.code
+        bucket = cache.get_bucket(env, f"<{name}>", None, source)
+        code = bucket.code
     if code is None:
         code = env.compile(_expression_node(env, source) if expression else source)
         if cache is not None and bucket is not None:
             bucket.code = code
-            with contextlib.suppress(OSError):
-                cache.set_bucket(bucket)
+            cache.set_bucket(bucket)
     if codes is not None:
         codes[name] = code
     template = env.template_class.from_code(env, code, env.make_globals(None))

@@ -31,7 +31,13 @@ from typing import Any
 import jinja2
 
 from generator.engine.core import CORE_SCHEMA
-from generator.engine.sandbox import compile_cached, make_env
+from generator.engine.sandbox import (
+    RENDER_SECONDS,
+    RenderTimeout,
+    compile_cached,
+    make_env,
+    time_limit,
+)
 from generator.engine.stackschema import compile_validator, merged_schema, parse_schema, read_schema
 from generator.errors import ConfigError, Problem
 from generator.inputs import yamlcache as doccache
@@ -295,10 +301,17 @@ class _Compiler:
             self.problem(expected, key)
             return None
         try:
-            return compile_cached(self.env, source, expression=expression, codes=self.codes)
+            with time_limit(RENDER_SECONDS):
+                return compile_cached(self.env, source, expression=expression, codes=self.codes)
         except jinja2.TemplateSyntaxError as err:
             self.problem(f"{syntax}: {err.message}", key)
-            return None
+        except RenderTimeout:
+            self.problem(f"compiling it took longer than {RENDER_SECONDS} s (the bound)", key)
+        except RecursionError:
+            self.problem(f"{syntax}: nested too deeply to compile", key)
+        except MemoryError:
+            self.problem(f"{syntax}: out of memory while compiling", key)
+        return None
 
 
 def _derived(raw: Any, compiler: _Compiler, inputs: set[str]) -> tuple[Derived, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ from generator.errors import ConfigError, Problem
 from generator.layout import SCHEMA_FILE, TEMPLATES_DIR
 
 DEFAULT_DISPLAY = f"{TEMPLATES_DIR}/{SCHEMA_FILE}"
+# Subschemas the merged schema applies to the environment's top level.
+_MERGED_KEYWORDS = ("allOf", "anyOf", "oneOf", "if", "then", "else")
+# Keywords that name a URI and would make a schema reach outside its file.
+_URI_KEYWORDS = frozenset({"$id", "$vocabulary"})
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_SCHEMA_BYTES = 1024 * 1024
 # Formats JSON Schema itself defines, which the validator checks; any other name is a typo.
@@ -97,10 +102,11 @@ def parse_schema(text: str, display: str = DEFAULT_DISPLAY) -> dict[str, Any]:
     if not isinstance(schema, dict):
         msg = "the schema must be a JSON object"
         raise ConfigError.at(msg, path=display, line=1)
-    dialect = schema.get("$schema", DIALECT)
-    if dialect != DIALECT:
-        msg = f"$schema must be {DIALECT!r} (draft 2020-12), not {dialect!r}"
-        raise _schema_error(msg, text, ("$schema",), display)
+    # Every keyword that names a URI is checked here, before jsonschema-rs sees the schema:
+    # nothing is ever fetched (and the validator's retriever refuses everything as well).
+    uris = _uri_problems(schema, ())
+    if uris:
+        raise ConfigError(*(_schema_error(m, text, p, display).problems[0] for p, m in uris))
     try:
         jsonschema_rs.meta.validate(schema)
     except jsonschema_rs.ValidationError as err:
@@ -142,6 +148,35 @@ def _walk_schema(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...]
     return found
 
 
+def _uri_problems(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """``$schema`` other than draft 2020-12, ``$id``/``$vocabulary``, non-local references."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = (*path, key)
+            if key == "$schema" and value != DIALECT:
+                shown = value if isinstance(value, str) else json.dumps(value)
+                found.append((here, f"$schema must be {DIALECT!r} (draft 2020-12), not {shown!r}"))
+            elif key in _URI_KEYWORDS:
+                found.append((here, f"{key} is not allowed: a stack's schema is one local file"))
+            elif key in ("$ref", "$dynamicRef") and not (
+                isinstance(value, str) and value.startswith("#")
+            ):
+                found.append((here, f"only local references ('#/...') are allowed, not {value!r}"))
+            elif key not in ("const", "enum", "default", "examples"):  # data, not schemas
+                found.extend(_uri_problems(value, here))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found.extend(_uri_problems(item, (*path, str(index))))
+    return found
+
+
+def _refuse_retrieval(uri: str) -> Any:
+    """jsonschema-rs' retriever: no URI is ever fetched, from the network or a file."""
+    msg = f"{uri}: a stack's schema may not reach outside schema.json"
+    raise ValueError(msg)
+
+
 def _unknown_format(name: str) -> str:
     known = [*FORMATS, *_STANDARD_FORMATS]
     hint = difflib.get_close_matches(name, known, n=1)
@@ -164,6 +199,49 @@ def _top_level_problems(schema: dict[str, Any]) -> list[tuple[tuple[str, ...], s
         for key in schema.get("required", [])
         if key in CORE_KEYS
     )
+    for keyword in _MERGED_KEYWORDS:
+        if keyword in schema:
+            found.extend(_engine_keys_in(schema[keyword], (keyword,), schema, set()))
+    return found
+
+
+def _engine_keys_in(
+    node: Any, path: tuple[str, ...], root: dict[str, Any], seen: set[str]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Engine keys that a top-level combinator (``allOf``, ``anyOf``, ``$ref``...) declares.
+
+    These subschemas apply to the environment's top level as the stack's ``properties`` do,
+    so they may not declare, require or constrain an engine key either.
+    """
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            found.extend(_engine_keys_in(item, (*path, str(index)), root, seen))
+        return found
+    if not isinstance(node, dict):
+        return found
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#") and ref not in seen:
+        seen.add(ref)
+        target: Any = root
+        for part in ref.removeprefix("#").strip("/").split("/"):
+            if part:
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target.get(part) if isinstance(target, dict) else None
+        found.extend(
+            ((*path, "$ref"), message) for _, message in _engine_keys_in(target, path, root, seen)
+        )
+    for keyword, what in (("properties", "declares"), ("required", "decides if it is required")):
+        value = node.get(keyword)
+        names = value if isinstance(value, list | dict) else []
+        found.extend(
+            ((*path, keyword, key), f"{key!r} is an engine key: the engine {what} and checks it")
+            for key in names
+            if isinstance(key, str) and key in CORE_KEYS
+        )
+    for keyword in (*_MERGED_KEYWORDS, "not"):
+        if keyword in node:
+            found.extend(_engine_keys_in(node[keyword], (*path, keyword), root, seen))
     return found
 
 
@@ -211,9 +289,15 @@ def compile_validator(schema: dict[str, Any], text: str, display: str = DEFAULT_
         if known_format(name)
     }
     try:
-        return jsonschema_rs.validator_for(schema, formats=formats, validate_formats=True)
-    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as err:
-        msg = f"the schema cannot be compiled: {err}"
+        return jsonschema_rs.validator_for(
+            schema, formats=formats, validate_formats=True, retriever=_refuse_retrieval
+        )
+    except jsonschema_rs.ValidationError as err:  # a pattern that does not compile, say
+        path = tuple(str(p) for p in err.instance_path)
+        msg = f"the schema cannot be compiled: {err.message}"
+        raise _schema_error(msg, text, path, display) from err
+    except (jsonschema_rs.ReferencingError, ValueError) as err:
+        msg = f"the schema cannot be compiled: {str(err).splitlines()[0] if str(err) else err}"
         raise _schema_error(msg, text, display=display) from err
 
 

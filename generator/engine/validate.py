@@ -19,7 +19,8 @@ from generator.engine.formats import format_problem
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
 from generator.engine.stack import Stack
 from generator.errors import ConfigError, KeyPath, Locate, Problem
-from generator.layout import STACK_FILE
+from generator.inputs.secrets import find_secrets
+from generator.layout import SCHEMA_FILE, STACK_FILE
 
 _TYPE_NAMES = {
     "integer": "an integer",
@@ -62,8 +63,13 @@ def validate_environment(stack: Stack, data: dict[str, Any], locate: Locate) -> 
     Raises:
         ConfigError: one problem per schema violation, or per failed rule.
     """
+    given = copy.deepcopy(data)
     data = fill_core_defaults(copy.deepcopy(data))
-    apply_defaults(stack.schema, data, stack.schema)
+    try:
+        apply_defaults(stack.schema, data, stack.schema)
+    except RecursionError as err:
+        msg = "defaults nest too deeply (a $ref that contains itself?)"
+        raise ConfigError.at(msg, path=stack.file_display(SCHEMA_FILE)) from err
     problems = schema_problems(stack, data, locate)
     if problems:
         raise ConfigError(*problems)
@@ -76,7 +82,31 @@ def validate_environment(stack: Stack, data: dict[str, Any], locate: Locate) -> 
         problems = _rule_problems(stack, values, locate)
     if problems:
         raise ConfigError(*problems)
+    # The files read were checked when layered; what templates see also holds the schema's
+    # defaults and the derived values, so a literal secret there is refused too.
+    secrets = find_secrets(values, _value_origin(stack, given, locate), frozenset(stack.not_secret))
+    if secrets:
+        raise ConfigError(*secrets)
     return values
+
+
+def _value_origin(stack: Stack, given: dict[str, Any], locate: Locate) -> Locate:
+    """Where a value templates see came from: its file, a derived value, or a schema default."""
+    derived = {item.name: item for item in stack.derived}
+
+    def origin(path: tuple[str, ...]) -> tuple[str | None, int | None]:
+        node: Any = given
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return locate(path)
+        if path and path[0] in derived:
+            return derived[path[0]].file, derived[path[0]].line
+        return stack.file_display(SCHEMA_FILE), None
+
+    return origin
 
 
 # --------------------------------------------------------------------------- defaults
@@ -189,7 +219,10 @@ def _message(error: Any, value: Any) -> str:
     if name == "const":
         return f"must be {_shown(kind.expected_value)}, not {_shown(value)}"
     if name == "pattern":
-        return f"{_shown(value)} does not match the pattern {kind.pattern}"
+        pattern = getattr(kind, "pattern", None)
+        if pattern is None:  # BacktrackLimitExceeded: the pattern backtracks without end
+            return f"the pattern takes too long to match {_shown(value)} (it backtracks too much)"
+        return f"{_shown(value)} does not match the pattern {pattern}"
     if name == "uniqueItems":
         return "each item may appear only once"
     if name == "multipleOf":
@@ -280,8 +313,9 @@ def _evaluate(
             bool(result)  # StrictUndefined raises, naming what is undefined
     except _StackCodeError:
         raise
-    except RenderTimeout:
-        raise
+    except RenderTimeout as err:
+        message = f"evaluating it took longer than {RENDER_SECONDS} s (the bound)"
+        raise _StackCodeError(Problem(message, path=file, line=line, key=key)) from err
     except jinja2.UndefinedError as err:
         raise _StackCodeError(Problem(f"{err}", path=file, line=line, key=key)) from err
     except Exception as err:  # stack code is the author's: contain every failure

@@ -4,9 +4,10 @@ PyYAML is pure Python here (about 20 ms for a stack file, 10 ms for an environme
 plus its import); a warm run reads each file's parse back from tfgen's private cache
 folder instead (:mod:`generator.cache`). An entry is keyed by the SHA-256 of the file's
 exact bytes, the name it is shown under and the entry format, so an edit is never served
-stale. It is read as untrusted: anything that is not exactly the shape this module writes
-(plain data, string keys, bounded depth and size, lines as integers) is a miss, and a
-miss parses the file again. Only files that parsed without error are ever stored, so a
+stale. Only an entry sealed by this user's tfgen is ever unmarshalled (see
+:mod:`generator.cache`), and even then anything that is not exactly the shape this module
+writes (plain data, string keys, bounded depth and size, lines as integers) is a miss,
+and a miss parses the file again. Only files that parsed without error are ever stored, so a
 hit is a file that passed every check of :mod:`generator.inputs.yamlsource`.
 """
 
@@ -40,8 +41,8 @@ def read(key: str, display: str) -> tuple[YamlDoc, Any] | None:
     if data is None:
         return None
     try:
-        entry = marshal.loads(data)  # noqa: S302 - a private, user-owned cache; shape checked
-    except (EOFError, ValueError, TypeError):
+        entry = marshal.loads(data)  # noqa: S302 - sealed by this user's tfgen; shape checked
+    except (EOFError, ValueError, TypeError, MemoryError, RecursionError):
         return None
     if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _FORMAT):
         return None
@@ -60,7 +61,7 @@ def write(key: str, doc: YamlDoc, extra: Any = None) -> None:
         data = marshal.dumps((_FORMAT, doc.data, list(doc.lines.items()), extra))
     except ValueError:
         return
-    cache.write(folder, key, data)
+    cache.write(folder, key, data, _LIMIT)
 
 
 def _plain(node: Any, depth: int, count: list[int]) -> bool:

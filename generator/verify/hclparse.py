@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,14 +114,21 @@ class Parsed:
     repeated: tuple[Repeated, ...]
 
 
-def parse(text: str) -> Parsed:
+def parse(text: str, *, cached: bool = True) -> Parsed:
     """Parse ``text`` as python-hcl2 does, from the cache when it holds this exact text.
+
+    With ``cached`` False the cache is neither read nor written: the backend file's
+    verification is never served from a cache, however its entry was made.
 
     Raises:
         lark.exceptions.LarkError: the text is not valid HCL (never cached).
         ValueError: python-hcl2 refused a value while transforming.
     """
-    sub = cache.folder(PARSE_CACHE)
+    if not cached:
+        flat = parse_flat(text)
+        if flat is not None:
+            return flat
+    sub = cache.folder(PARSE_CACHE) if cached else None
     key = cache_key(text)
     if sub is not None:
         hit = _load_entry(cache.read(sub, f"{key}.json", MAX_ENTRY_BYTES), key)
@@ -132,8 +140,50 @@ def parse(text: str) -> Parsed:
     if sub is not None:
         data = _dump_entry(parsed, key)
         if data is not None:
-            cache.write(sub, f"{key}.json", data)
+            cache.write(sub, f"{key}.json", data, MAX_ENTRY_BYTES)
     return parsed
+
+
+# A file of plain top-level attributes, as backend.hcl is: whole-line comments, and
+# `name = "text"`, `true`, `false` or an integer. Text with anything else (a backslash, `$`,
+# `%`, a non-ASCII character, a trailing comment, a block) is left to python-hcl2.
+_FLAT_LINE = re.compile(
+    r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+    r'("[\x20\x21\x23\x26-\x5b\x5d-\x7e]*"|true|false|-?(?:0|[1-9][0-9]{0,17}))[ \t]*'
+)
+_FLAT_COMMENT = re.compile(r"[ \t]*#([\x20-\x7e\t]*)")
+
+
+def parse_flat(text: str) -> Parsed | None:
+    """``text`` parsed exactly as python-hcl2 parses it, when it is plain attributes only.
+
+    Without python-hcl2's grammar (loading it costs a warm run about 0.1 s), and without
+    a cache: None when the text is anything but the plain form (see ``_FLAT_LINE``) or sets
+    a name twice; python-hcl2 then reads it, with its exact messages.
+    """
+    result: dict[str, Any] = {}
+    comments: list[dict[str, str]] = []
+    for line in text.split("\n"):
+        if not line.strip(" \t"):
+            continue
+        comment = _FLAT_COMMENT.fullmatch(line)
+        if comment is not None:
+            value = comment.group(1).strip(" \t")
+            if value:
+                comments.append({"value": value})
+            continue
+        match = _FLAT_LINE.fullmatch(line)
+        if match is None or match.group(1) in result:
+            return None
+        raw = match.group(2)
+        result[match.group(1)] = (
+            raw if raw.startswith('"') else {"true": True, "false": False}.get(raw)
+        )
+        if result[match.group(1)] is None:
+            result[match.group(1)] = int(raw)
+    if comments:
+        result["__comments__"] = comments
+    return Parsed(result=result, repeated=())
 
 
 def cache_key(text: str) -> str:
@@ -260,8 +310,8 @@ def grammar() -> Any:
 
     Beside the package when that is writable (python-hcl2's own choice); otherwise in the
     user's cache folder, so a read-only site-packages does not pay for building it on
-    every run. lark stores that file with pickle and checks the grammar's hash in it; it
-    is only read from the private cache folder, as an entry owned by the user.
+    every run. lark stores that file with pickle; it is only handed lark as a sealed entry
+    of :mod:`generator.cache` (written by this user's tfgen), never by its path there.
     """
     import hcl2.parser
 
@@ -274,20 +324,27 @@ def grammar() -> Any:
     from hcl2.postlexer import PostLexer
 
     name = f"hcl2-{_version_in('hcl2', 'version.py')}-lark-{lark.__version__}.bin"
-    entry = sub / name
-    if os.path.lexists(entry) and not cache.trusted_file(entry, MAX_GRAMMAR_BYTES):
-        return hcl2.parser.parser()  # a link, another user's file or too large: not ours
-    try:
-        return lark.Lark.open(
-            "hcl2.lark",
-            parser="lalr",
-            cache=str(entry),
-            rel_to=hcl2.parser.__file__,
-            propagate_positions=True,
-            postlex=PostLexer(),
-        )
-    except (OSError, lark.exceptions.LarkError):
-        return hcl2.parser.parser()
+    stored = cache.read(sub, name, MAX_GRAMMAR_BYTES)
+    # lark reads its cache file with pickle: it only ever sees bytes sealed by this user's
+    # tfgen, copied into a fresh private folder that nobody else can write.
+    with tempfile.TemporaryDirectory(prefix="tfgen-grammar-") as private:
+        path = Path(private, name)
+        try:
+            if stored is not None:
+                path.write_bytes(stored)
+            parser = lark.Lark.open(
+                "hcl2.lark",
+                parser="lalr",
+                cache=str(path),
+                rel_to=hcl2.parser.__file__,
+                propagate_positions=True,
+                postlex=PostLexer(),
+            )
+            if stored is None:
+                cache.write(sub, name, path.read_bytes(), MAX_GRAMMAR_BYTES)
+        except (OSError, lark.exceptions.LarkError):
+            return hcl2.parser.parser()
+    return parser
 
 
 @functools.cache

@@ -45,7 +45,7 @@ def parse_hcl(name: str, text: str) -> dict[str, Any]:
     if name.endswith(JSON_SUFFIX):
         return parse_tf_json(name, text)
     try:
-        parsed = _hclparse.parse(text)
+        parsed = _hclparse.parse(text, cached=name.rpartition("/")[2] != BACKEND_FILE)
     except Exception as err:
         is_syntax, line, column = _hclparse.syntax_error(err)
         if is_syntax and line is not None:

@@ -243,19 +243,43 @@ def test_cdktf_fixture_applies_and_tfgen_takes_it_over_without_replacing(
             set(data["moves"]) | set(data["removed"])
         )
 
-        # tfgen's render of the same environment, on the same state, with the moves.
-        out = render_fixture(
-            tmp_path / "project",
-            aws_subprocess_env(AWS_ENDPOINT_URL=server.url, TFGEN_LOCAL_STATE_BUCKET=STATE_BUCKET),
+        result = terraform(clock, "pull", ["state", "pull"], app, env)
+        assert result.returncode == 0, failed(result, "terraform state pull")
+        pulled = tmp_path / "cdktf.tfstate"
+        pulled.write_text(result.stdout, encoding="utf-8")
+
+        # tfgen takes it over: adopt reads the pulled state offline and writes the blocks.
+        project = tmp_path / "project"
+        render_env = aws_subprocess_env(
+            AWS_ENDPOINT_URL=server.url, TFGEN_LOCAL_STATE_BUCKET=STATE_BUCKET
         )
-        (out / "moved.tf").write_text(moved_tf(data), encoding="utf-8")
+        out = render_fixture(project, render_env)
+        adopt = tfgen(
+            ["adopt", ENV, "--state", str(pulled), "--project-dir", str(project)], render_env
+        )
+        assert adopt.returncode == 0, failed(adopt, "tfgen adopt")
+        assert "warning:" not in adopt.stderr, adopt.stderr  # every deployed name is kept
+        adoption = yaml.safe_load((project / "adopt" / f"{ENV}.yaml").read_text("utf-8"))
+        assert {m["from"]: m["to"] for m in adoption["moved"]} == data["moves"]
+        assert sorted(adoption["removed"]) == sorted({a.rsplit("[", 1)[0] for a in data["removed"]})
+        result = tfgen(["render", ENV, "--project-dir", str(project)], render_env)
+        assert result.returncode == 0, failed(result, "tfgen render (with adopt.tf)")
+        assert (out / "adopt.tf").is_file()
         result = terraform(clock, "tfgen-init", ["init", "-backend-config=backend.hcl"], out, env)
         assert result.returncode == 0, failed(result, "terraform init (tfgen)")
         result = terraform(clock, "tfgen-plan", ["plan", "-out=tfplan"], out, env)
         assert result.returncode == 0, failed(result, "terraform plan (tfgen)")
         result = terraform(clock, "plan-json", ["show", "-json", "tfplan"], out, env)
         assert result.returncode == 0, failed(result, "terraform show -json tfplan")
+        (out / "plan.json").write_text(result.stdout, encoding="utf-8")
         changes = json.loads(result.stdout)["resource_changes"]
+        gate = tfgen(["gate", str(out / "plan.json")], render_env)
+        assert gate.returncode == 0, failed(gate, "tfgen gate")
+        result = terraform(clock, "tfgen-apply", ["apply", "tfplan"], out, env)
+        assert result.returncode == 0, failed(result, "terraform apply (tfgen)")
+        again = ["plan", "-detailed-exitcode"]
+        result = terraform(clock, "tfgen-replan", again, out, env)
+        assert result.returncode == 0, failed(result, "second plan (tfgen) is not empty")
 
     destructive = [
         (c["address"], c["change"]["actions"])

@@ -438,7 +438,7 @@ def test_output_beyond_its_bound_is_a_located_error(tmp_path: Path) -> None:
     result = run(root, "render", "dev")
     assert result.exit_code == 1
     assert re.search(
-        r"templates/big\.tf\.j2: template output passes the file bound", errors(result)
+        r"templates/big\.tf\.j2:1: template output passes the file bound", errors(result)
     )
 
 

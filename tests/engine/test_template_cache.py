@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,22 +65,22 @@ def test_errors_name_the_file_of_each_project_copy(project: Path, tmp_path: Path
             assert problem.line == 2
 
 
-def test_the_cache_folder_keeps_only_the_newest_entries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_an_entry_over_its_byte_bound_is_not_stored(
+    project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_CompiledTemplateCache, "CACHE_ENTRIES", 5)
-    cache = _CompiledTemplateCache("salt", str(tmp_path))
-    for i in range(12):
-        entry = tmp_path / (_CompiledTemplateCache.PATTERN % f"{i:02d}")
-        entry.write_bytes(b"x")
-        os.utime(entry, (1_000_000 + i, 1_000_000 + i))
-    foreign = tmp_path / "__jinja2_someone_else.cache"
-    foreign.write_bytes(b"x")
-    cache._prune()
-    kept = sorted(p.name for p in tmp_path.iterdir())
-    assert kept == sorted(
-        [foreign.name, *(_CompiledTemplateCache.PATTERN % f"{i:02d}" for i in range(8, 12))]
-    )
+    monkeypatch.setattr(_CompiledTemplateCache, "MAX_ENTRY_BYTES", 64)
+    make_env.cache_clear()
+    env = make_env(project / TEMPLATES_DIR)
+    assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
+    folder = env.bytecode_cache.folder
+    before = set(folder.iterdir())
+    bucket = env.bytecode_cache.get_bucket(env, "big", None, "{{ 1 }}")
+    bucket.code = env.compile("{{ 'compiled, more than 64 bytes of marshal' }}")
+    env.bytecode_cache.set_bucket(bucket)
+    assert set(folder.iterdir()) == before
+    monkeypatch.setattr(_CompiledTemplateCache, "MAX_ENTRY_BYTES", 1 << 20)
+    env.bytecode_cache.set_bucket(bucket)
+    assert len(set(folder.iterdir()) - before) == 1
 
 
 def test_an_unwritable_cache_never_fails_a_render(project: Path, tmp_path: Path) -> None:
@@ -89,7 +88,7 @@ def test_an_unwritable_cache_never_fails_a_render(project: Path, tmp_path: Path)
     make_env.cache_clear()
     env = make_env(project / TEMPLATES_DIR)
     assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
-    env.bytecode_cache.directory = str(tmp_path / "missing")
+    env.bytecode_cache.folder = tmp_path / "missing"
     loaded = load_project(project).load_environment("dev", environ=GOLDEN_ENVIRON)
     files = render_environment(
         load_stack(project / TEMPLATES_DIR), loaded.config, source=loaded.source
@@ -104,8 +103,8 @@ def test_the_cache_lives_in_tfgens_private_folder_and_turns_off(
     make_env.cache_clear()
     env = make_env(project / TEMPLATES_DIR)
     assert isinstance(env.bytecode_cache, _CompiledTemplateCache)
-    assert Path(env.bytecode_cache.directory).name == "jinja"
-    assert Path(env.bytecode_cache.directory).parent.name == "tfgen"
+    assert env.bytecode_cache.folder.name == "jinja"
+    assert env.bytecode_cache.folder.parent.name == "tfgen"
     monkeypatch.setenv("TFGEN_NO_CACHE", "1")
     make_env.cache_clear()
     assert make_env(project / TEMPLATES_DIR).bytecode_cache is None

@@ -97,8 +97,20 @@ def test_hits_do_not_share_state(seeded: Path, no_parser: None) -> None:
     assert _hclparse.parse(TEXT).result["bucket"] == '"b"'
 
 
+def _payload(path: Path) -> bytes:
+    """What tfgen stored in an entry, its seal checked."""
+    data = cache.read(path.parent, path.name, _hclparse.MAX_ENTRY_BYTES)
+    assert data is not None
+    return data
+
+
+def _seal(path: Path, data: bytes) -> None:
+    """Store ``data`` as tfgen would (sealed with this user's key): only its shape is wrong."""
+    cache.write(path.parent, path.name, data)
+
+
 def _valid_entry(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(path.read_bytes())
+    loaded: dict[str, Any] = json.loads(_payload(path))
     return loaded
 
 
@@ -127,11 +139,11 @@ def _edit(good: bytes, **changes: Any) -> bytes:
 
 @pytest.mark.parametrize("make", BAD_ENTRIES.values(), ids=BAD_ENTRIES.keys())
 def test_a_corrupt_or_foreign_entry_is_a_miss(seeded: Path, make: Any) -> None:
-    good = seeded.read_bytes()
-    seeded.write_bytes(make(good))
+    good = _payload(seeded)
+    _seal(seeded, make(good))
     parsed = _hclparse.parse(TEXT)
     assert parsed.result == hcl2.loads(TEXT)
-    assert seeded.read_bytes() == good  # the miss wrote the right entry back
+    assert _payload(seeded) == good  # the miss wrote the right entry back
 
 
 def test_an_entry_over_the_size_bound_is_not_read(seeded: Path) -> None:
@@ -145,8 +157,8 @@ def test_a_linked_entry_is_not_followed(seeded: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere.json"
     data = _valid_entry(seeded)
     data["result"] = {"bucket": '"planted"'}
-    elsewhere.write_text(json.dumps(data), encoding="utf-8")
-    seeded.unlink()
+    _seal(seeded, json.dumps(data).encode())
+    seeded.rename(elsewhere)
     seeded.symlink_to(elsewhere)
     assert _hclparse.parse(TEXT).result == hcl2.loads(TEXT)
 
@@ -162,7 +174,7 @@ def test_a_foreign_owned_entry_is_a_miss(seeded: Path) -> None:
         pytest.skip("changing a file's owner needs root")
     data = _valid_entry(seeded)
     data["result"] = {"bucket": '"planted"'}
-    seeded.write_text(json.dumps(data), encoding="utf-8")
+    _seal(seeded, json.dumps(data).encode())
     os.chown(seeded, 12345, 12345)
     assert _hclparse.parse(TEXT).result == hcl2.loads(TEXT)
 
@@ -226,7 +238,7 @@ def test_tfgen_no_cache_ignores_an_existing_entry(
 ) -> None:
     data = _valid_entry(seeded)
     data["result"] = {"bucket": '"from the cache"'}
-    seeded.write_text(json.dumps(data), encoding="utf-8")
+    _seal(seeded, json.dumps(data).encode())
     assert _hclparse.parse(TEXT).result == {"bucket": '"from the cache"'}  # a hit, as written
     monkeypatch.setenv(cache.NO_CACHE_VARIABLE, "1")
     assert _hclparse.parse(TEXT).result == hcl2.loads(TEXT)
@@ -258,10 +270,10 @@ def test_repeated_attributes_are_reported_from_a_hit_too(home: Path) -> None:
     messages = []
     for _ in range(2):
         with pytest.raises(VerifyError) as err:
-            parse_hcl("out/dev/backend.hcl", text)
+            parse_hcl("out/dev/main.tf", text)
         messages.append(str(err.value))
     assert entry(home, text).is_file()
-    assert messages == ["out/dev/backend.hcl:3: bucket: set twice (first on line 1)"] * 2
+    assert messages == ["out/dev/main.tf:3: bucket: set twice (first on line 1)"] * 2
 
 
 def test_the_key_changes_with_the_text_and_the_parser_versions(
@@ -362,10 +374,9 @@ def test_read_only_site_packages_keeps_the_compiled_grammar_in_the_cache_folder(
     assert parser is not hcl2.parser.parser()
     assert parser.parse("a = 1\n") == hcl2.parser.parser().parse("a = 1\n")
     assert _hclparse._hcl_loads()(TEXT) == hcl2.loads(TEXT)
-    before = files[0].stat().st_mtime_ns
     _hclparse.grammar.cache_clear()
-    _hclparse.grammar()  # loaded from the file, not rebuilt
-    assert files[0].stat().st_mtime_ns == before
+    monkeypatch.setattr(cache, "write", None)  # a rebuild would store it again
+    _hclparse.grammar()  # loaded from the sealed entry, not rebuilt
 
 
 def test_a_writable_site_packages_keeps_python_hcl2s_own_grammar_cache(
@@ -393,11 +404,22 @@ def test_a_planted_grammar_file_is_not_handed_to_lark(
     monkeypatch.setattr(_hclparse, "_site_cache_usable", lambda _path: False)
     assert _hclparse.grammar() is not hcl2.parser.parser()
     (built,) = (home / _hclparse.GRAMMAR_CACHE).iterdir()
+    marker = tmp_path / "ran"
+    # lark's cache format: a hash line, then pickles; this one runs code when unpickled.
+    payload = b"0\n" + b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    built.write_bytes(payload)
+    _hclparse.grammar.cache_clear()
+    parser = _hclparse.grammar()
+    assert parser.parse("a = 1\n") == hcl2.parser.parser().parse("a = 1\n")
+    assert not marker.exists()
     elsewhere = tmp_path / "planted.bin"
-    built.rename(elsewhere)
+    elsewhere.write_bytes(payload)
+    built.unlink()
     built.symlink_to(elsewhere)
     _hclparse.grammar.cache_clear()
-    assert _hclparse.grammar() is hcl2.parser.parser()  # a link: python-hcl2's own parser
+    _hclparse.grammar()
+    assert not marker.exists()
+    assert elsewhere.read_bytes() == payload  # the link was replaced, never written through
 
 
 def test_writing_prunes_every_so_often(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
