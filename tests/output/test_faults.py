@@ -255,7 +255,13 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
 
 
 # The kill tests render a few templates only: each step of the writer is a fork to kill.
-KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
+KEPT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ from generator.output.atomic import FILE_LIMIT, JOURNAL_LIMIT
 from generator.output.writer import MANIFEST, read_manifest, recover_output, write_output
 from tests.conftest import ROOT
 
-KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
+KEPT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
 STAGING = "out/.tfgen-dev.staging"
 JOURNAL = "out/.tfgen-dev.journal"
 COMMANDS = (("render", "dev"), ("check", "dev"), ("diff", "dev"))
