@@ -51,3 +51,22 @@ def test_nfc_equal_keys_across_layers_are_exit_1_at_the_file_line(
         f"{COMPOSED!r} (environments/_defaults.yaml:{line}) are the same key once "
         "Unicode-normalised (NFC), as Terraform reads them: give it once\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("folder", "project"),
+    [("mysite", "mysite"), ("My Site_2", "my-site-2"), ("2fast", "fast"), ("---", "myproject")],
+)
+def test_init_names_the_project_after_its_folder(
+    tmp_path: Path, runner: CliRunner, folder: str, project: str
+) -> None:
+    root = tmp_path / folder
+    assert runner.invoke(cli, ["init", str(root)]).exit_code == 0
+    defaults = (root / "environments" / "_defaults.yaml").read_text(encoding="utf-8")
+    assert f"\nproject: {project}\n" in defaults
+    assert f"  Project: {project}\n" in defaults
+    assert "myproject" not in defaults or project == "myproject"
+    result = runner.invoke(cli, ["render", "dev", "--project-dir", str(root)], env=ENV)
+    assert result.exit_code == 0, result.stderr
+    backend = (root / "out" / "dev" / "backend.hcl").read_text(encoding="utf-8")
+    assert f'key          = "{project}/dev/terraform.tfstate"' in backend

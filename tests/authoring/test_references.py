@@ -59,7 +59,7 @@ def test_valid_references_render(site: Path, runner: CliRunner) -> None:
     [
         pytest.param(
             "{{ env.project }}-site",
-            "myproject-site: 'myproject-site' is not a reference to anything this module "
+            "mysite-site: 'mysite-site' is not a reference to anything this module "
             "declares: an unquoted value? (values reach HCL through a filter, such as | hcl)",
             id="unfiltered-value",
         ),
@@ -86,8 +86,12 @@ def test_a_reference_to_nothing_is_exit_3_at_its_line(
 ) -> None:
     code, stderr = _render(site, runner, ref)
     assert code == EXIT_VERIFY
-    # line 15 of the template; the header adds three lines to the output
-    assert f"templates/site.tf.j2:15: {message}" in stderr, stderr
+    # line 15 of the template; the header adds three lines to the output, never written
+    shown = SITE.splitlines()[14].replace("{ref}", ref.replace("{{ env.project }}", "mysite"))
+    assert stderr == (
+        f"error: templates/site.tf.j2:15: {message} "
+        f"[out/dev/site.tf:18, not written: {shown.strip()}]\n"
+    )
     assert not (site / "out" / "dev").exists()
 
 
