@@ -144,7 +144,7 @@ def user_entries(directory: Path) -> None:
     (directory / ".terraform" / "providers" / "bin").write_bytes(b"\x7fELF provider")
     (directory / ".terraform.lock.hcl").write_text("# lock\n", encoding="utf-8")
     (directory / "notes.txt").write_text("mine\n", encoding="utf-8")
-    (directory / "escape.tf").symlink_to("/etc/hostname")
+    (directory / "escape.link").symlink_to("/etc/hostname")
 
 
 def users_view(
@@ -309,7 +309,7 @@ def kill_setup(project: Path, tmp_path: Path) -> KillSetup:
     pristine = tmp_path / "pristine"
     shutil.copytree(project / "out", pristine, symlinks=True)
     users = users_view(target, exact=False, owned={*old, *new})
-    assert {".terraform", ".terraform.lock.hcl", "notes.txt", "escape.tf"} <= set(users)
+    assert {".terraform", ".terraform.lock.hcl", "notes.txt", "escape.link"} <= set(users)
     return KillSetup(project, pristine, old, new, users)
 
 
