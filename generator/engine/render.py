@@ -108,7 +108,7 @@ def render_environment(
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))
     env = make_env(stack.templates_dir)
-    header = HEADER.format(source=source, name=config.name, command=command)
+    header = HEADER.format(source=source, name=_rerun_name(source, config.name), command=command)
     files = RenderedFiles({}, stack, config.values)
     remaining = MAX_ENVIRONMENT_OUTPUT  # characters the environment's files may still take
     try:
@@ -125,6 +125,14 @@ def render_environment(
         msg = f"rendering {config.name} {err} (the bound is {RENDER_SECONDS} s)"
         raise RenderError.at(msg, path=stack.file_display(prefix)) from err
     return files
+
+
+def _rerun_name(source: str, name: str) -> str:
+    """The header's arguments: ``dev --suffix pr9`` for ``dev-pr9`` rendered from dev.yaml."""
+    stem = Path(source).name.removesuffix(".yaml")
+    if name != stem and name.startswith(f"{stem}-"):
+        return f"{stem} --suffix {name.removeprefix(stem + '-')}"
+    return name
 
 
 def _with_header(output: str, header: str, text: str) -> str:

@@ -14,7 +14,9 @@ ENV = {"TFGEN_STATE_BUCKET": "b-state"}
 
 
 @pytest.mark.parametrize("name", ["extra.tf", "extra.tf.json", "my.tfvars"])
-def test_render_refuses_what_check_calls_drift(tmp_path: Path, runner: CliRunner, name: str) -> None:
+def test_render_refuses_what_check_calls_drift(
+    tmp_path: Path, runner: CliRunner, name: str
+) -> None:
     root = tmp_path / "mysite"
     assert runner.invoke(cli, ["init", str(root)]).exit_code == 0
     args = ["--project-dir", str(root)]

@@ -251,7 +251,7 @@ CASES = [
         {TPL: 'locals {\n  m = {\n    a = 1\n    "a" = 2\n  }\n}\n'},
         code=3,
         message=r"templates/extra\.tf\.j2:4: locals\.m\.a: key 'a' given twice in this object "
-        rf"\(first on line {H + 3}\): Terraform keeps only one \[out/dev/extra\.tf:{H + 4}, "
+        rf"\(first on line {H + 3}\): Terraform keeps only one \[out/dev/extra\.tf:{H + 4}, ",
     ),
     # ------------------------------------------------------------------ .tf.json
     Case(
