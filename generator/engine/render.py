@@ -7,7 +7,9 @@ it never escapes as a traceback.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -180,6 +182,9 @@ def _render_one(
         raise RenderError(
             Problem(f"template syntax error: {err.message}", path=where, line=err.lineno)
         ) from err
+    except jinja2.UndefinedError as err:
+        path, line = _template_frame(err.__traceback__, display, stack)
+        raise RenderError(Problem(_undefined(err, stack), path=path, line=line)) from err
     except jinja2.TemplateError as err:
         path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(f"template error: {err}", path=path, line=line)) from err
@@ -194,6 +199,41 @@ def _render_one(
         path, line = _template_frame(err.__traceback__, display, stack)
         msg = f"template error: {type(err).__name__}: {err}"
         raise RenderError(Problem(msg, path=path, line=line)) from err
+
+
+_NO_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|^'([^']+)' is undefined")
+
+
+def _undefined(err: jinja2.UndefinedError, stack: Stack) -> str:
+    """An undefined name in the author's words, with a did-you-mean.
+
+    The names offered are the schema's keys, at any depth, and the stack's derived values.
+    """
+    found = _NO_ATTRIBUTE.search(str(err))
+    if found is None:
+        return f"template error: {err}"
+    name = found.group(1) or found.group(2)
+    keys = sorted(_schema_keys(stack.schema) | {d.name for d in stack.derived})
+    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"template error: no key {name!r} in env here{hint}"
+
+
+def _schema_keys(schema: Any, depth: int = 0) -> set[str]:
+    """Every property name the schema declares, at any depth (its $defs included)."""
+    keys: set[str] = set()
+    if depth > 32:
+        return keys
+    if isinstance(schema, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            keys |= {k for k in properties if isinstance(k, str)}
+        for value in schema.values():
+            keys |= _schema_keys(value, depth + 1)
+    elif isinstance(schema, list):
+        for value in schema:
+            keys |= _schema_keys(value, depth + 1)
+    return keys
 
 
 class _OutputTooLarge(Exception):

@@ -126,3 +126,19 @@ def test_the_emulator_rule_leaves_data_of_the_same_name_alone(
         cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
     )
     assert result.exit_code == 0, result.stderr
+
+
+def test_an_unknown_env_key_gets_a_did_you_mean_at_its_template_line(
+    site: Path, runner: CliRunner
+) -> None:
+    text = "{{ env.bucket.force_destory | hcl }}"
+    text = f'resource "aws_s3_bucket" "x" {{\n  force_destroy = {text}\n}}\n'
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: templates/x.tf.j2:2: template error: no key 'force_destory' in env here "
+        "(did you mean 'force_destroy'?)\n"
+    )
