@@ -179,9 +179,12 @@ def _render_one(
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
         where = stack.file_display(err.name) if err.name else display
-        raise RenderError(
-            Problem(f"template syntax error: {err.message}", path=where, line=err.lineno)
-        ) from err
+        line, message = err.lineno, f"template syntax error: {err.message}"
+        opened = _unclosed(env, err) if "end of template" in (err.message or "") else None
+        if opened is not None:
+            tag, line = opened
+            message = f"template syntax error: this {{% {tag} %}} is never closed"
+        raise RenderError(Problem(message, path=where, line=line)) from err
     except jinja2.UndefinedError as err:
         path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(_undefined(err, stack), path=path, line=line)) from err
@@ -199,6 +202,35 @@ def _render_one(
         path, line = _template_frame(err.__traceback__, display, stack)
         msg = f"template error: {type(err).__name__}: {err}"
         raise RenderError(Problem(msg, path=path, line=line)) from err
+
+
+# Block tags that need an end tag ({% set %} only in its block form, without '=').
+_OPENERS = frozenset({"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "raw"})
+
+
+def _unclosed(env: jinja2.Environment, err: jinja2.TemplateSyntaxError) -> tuple[str, int] | None:
+    """The innermost block tag left open at the end of the template, and its line."""
+    if err.source is None:
+        return None
+    open_tags: list[tuple[str, int]] = []
+    try:
+        tokens = [t for t in env.lex(err.source, err.name) if t[1] != "whitespace"]
+    except jinja2.TemplateSyntaxError:
+        return None
+    for index, (line, kind, _value) in enumerate(tokens):
+        if kind != "block_begin" or index + 1 >= len(tokens):
+            continue
+        name = tokens[index + 1][2]
+        assigns = False
+        for _line, inner, value in tokens[index + 2 :]:
+            if inner == "block_end":
+                break
+            assigns = assigns or (inner == "operator" and value == "=")
+        if name in _OPENERS or (name == "set" and not assigns):
+            open_tags.append((name, line))
+        elif name.startswith("end") and open_tags:
+            open_tags.pop()
+    return open_tags[-1] if open_tags else None
 
 
 _NO_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|^'([^']+)' is undefined")

@@ -142,3 +142,22 @@ def test_an_unknown_env_key_gets_a_did_you_mean_at_its_template_line(
         "error: templates/x.tf.j2:2: template error: no key 'force_destory' in env here "
         "(did you mean 'force_destroy'?)\n"
     )
+
+
+def test_an_unclosed_block_is_reported_at_its_opening_tag(site: Path, runner: CliRunner) -> None:
+    text = (
+        "{% if env.bucket.versioning %}\n"  # line 1: never closed
+        "{% for i in [1] %}\n"
+        'resource "aws_s3_bucket" "x{{ i }}" {}\n'
+        "{% endfor %}\n"
+        "{% set note %}x{% endset %}\n"
+        "{% set y = 1 %}\n"
+    )
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: templates/x.tf.j2:1: template syntax error: this {% if %} is never closed\n"
+    )
