@@ -162,19 +162,26 @@ def _match_rounds(
     """Match by identity, then again with references resolved through what matched.
 
     ``subnet_id = aws_subnet.private[0].id`` is known once ``aws_subnet.private[0]`` is
-    matched: it is the matched object's ``id``. Each round can make the next one's
-    evidence; the rounds stop when one adds no match.
+    matched: it is the matched object's ``id``. The other way round too: once an
+    association is matched, the route table it names by ``route_table_id`` has that id.
+    Each round can make the next one's evidence; the rounds stop when one adds no match.
     """
+    by_new = {r.address: r for wanted in by_type_new.values() for r in wanted}
     matches = list(pinned)
     ties: list[Tie] = []
     done_new = {m.new for m in matches}
     done_old = {m.old for m in matches}
     while True:
         old_of = {m.new: by_old[m.old] for m in matches if m.old in by_old}
+        known = _back_references(matches, by_new, by_old)
         ties = []
         added: list[Match] = []
         for kind, wanted in by_type_new.items():
-            left = [_resolved(r, old_of) for r in wanted if r.address not in done_new]
+            left = [
+                _resolved(r, old_of, known.get(r.address, {}))
+                for r in wanted
+                if r.address not in done_new
+            ]
             olds = [o for o in by_type_old.get(kind, []) if o.address not in done_old]
             found, tied = _match_type(left, olds)
             added.extend(found)
@@ -186,9 +193,29 @@ def _match_rounds(
         done_old |= {m.old for m in added}
 
 
-def _resolved(item: RenderedInstance, old_of: Mapping[str, StateObject]) -> RenderedInstance:
-    """``item`` with each reference to a matched instance read from that instance's object."""
-    known: dict[str, str] = {}
+def _back_references(
+    matches: Sequence[Match],
+    by_new: Mapping[str, RenderedInstance],
+    by_old: Mapping[str, StateObject],
+) -> dict[str, dict[str, str]]:
+    """What matched instances say of the instances they reference: target -> attr -> value."""
+    known: dict[str, dict[str, str]] = defaultdict(dict)
+    for item in matches:
+        rendered, obj = by_new.get(item.new), by_old.get(item.old)
+        if rendered is None or obj is None:
+            continue
+        for attribute, (target, name) in rendered.references.items():
+            value = obj.attributes.get(attribute)
+            if isinstance(value, str) and value:
+                known[target][name] = value
+    return known
+
+
+def _resolved(
+    item: RenderedInstance, old_of: Mapping[str, StateObject], back: Mapping[str, str]
+) -> RenderedInstance:
+    """``item`` with its references read through matched objects, and what points at it."""
+    known: dict[str, str] = dict(back)
     for attribute, (target, name) in item.references.items():
         obj = old_of.get(target)
         value = obj.attributes.get(name) if obj is not None else None

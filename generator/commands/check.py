@@ -12,7 +12,10 @@ the lock file, state files and other files are ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import json
+import shlex
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,6 +81,7 @@ class EnvironmentDrift:
     name: str
     display: str
     files: tuple[FileDrift, ...]
+    rerun: str = ""  # the render command that brings it in sync, as it can be run from here
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class DriftReport:
                 *(Problem(f.state.value, path=f.display) for f in env.files),
                 # A file tfgen did not write stays after a render: its message has the fix.
                 *(
-                    [Problem(f"run: tfgen render {env.name}", path=env.display)]
+                    [Problem(f"run: {env.rerun or 'tfgen render ' + env.name}", path=env.display)]
                     if any(f.state is not FileState.FOREIGN for f in env.files)
                     else []
                 ),
@@ -244,6 +248,28 @@ def unified_diff(before: str | None, after: str | None, display: str) -> str:
     return "".join(line if line.endswith("\n") else f"{line}\n{_NO_NEWLINE}" for line in lines)
 
 
+def render_command(options: RunOptions, name: str) -> str:
+    """The ``tfgen render`` that writes this environment, runnable from the current folder.
+
+    The environment's own name (without the suffix), then ``--suffix``, ``--set``,
+    ``--project-dir`` and ``--out`` as this run had them.
+    """
+    suffix = options.suffix
+    base = name.removesuffix(f"-{suffix}") if suffix else name
+    words = ["tfgen", "render", base]
+    if suffix:
+        words += ["--suffix", suffix]
+    for override in options.overrides:
+        value = override.value
+        text = value if isinstance(value, str) else json.dumps(value)  # true, 3, null
+        words += ["--set", f"{'.'.join(override.path)}={text}"]
+    if Path(options.project_dir).resolve() != Path.cwd().resolve():
+        words += ["--project-dir", str(options.project_dir)]
+    if options.out_dir is not None:
+        words += ["--out", str(options.out_dir)]
+    return shlex.join(words)
+
+
 def check_output(options: RunOptions) -> DriftReport:
     """Render environments in memory (fully verified) and compare them with ``out/``.
 
@@ -263,7 +289,8 @@ def check_output(options: RunOptions) -> DriftReport:
     errors = list(run.errors)
     for rendered in run.rendered:
         try:
-            compared.append(compare_output(rendered))
+            drift = compare_output(rendered)
+            compared.append(dataclasses.replace(drift, rerun=render_command(options, drift.name)))
         except TfgenError as err:
             errors.append(err)
     return DriftReport(environments=tuple(compared), errors=tuple(errors))

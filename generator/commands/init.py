@@ -1,6 +1,7 @@
 """``tfgen init``: write a minimal project (environments/ and a stack) into an empty folder.
 
-The files are package data under ``generator/data/init/``, copied byte for byte. A file
+The files are package data under ``generator/data/init/``, copied byte for byte but for the
+project name (``myproject``), which becomes the folder's (:func:`project_name`). A file
 whose package name is ``gitignore`` is written as ``.gitignore`` (a leading dot would hide
 it from the wheel's package-data globs). Nothing is ever overwritten: the target must not
 exist or be an empty folder, is never a symbolic link, and every file is created with
@@ -10,6 +11,7 @@ exist or be an empty folder, is never a symbolic link, and every file is created
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +34,11 @@ class InitResult:
 
     directory: Path
     files: tuple[str, ...]
+
+
+# The starter's project name, replaced by the folder's (see project_name).
+_PLACEHOLDER = b"myproject"
+_PROJECT_MAX = 20
 
 
 def _starter_files(root: Traversable) -> list[tuple[str, bytes]]:
@@ -98,8 +105,18 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def project_name(folder: str) -> str:
+    """The project name a folder gives: lowercase letters, digits and hyphens, 1 to 20.
+
+    ``My Site`` gives ``my-site``; a name with nothing usable gives ``myproject``.
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", folder.lower())
+    name = re.sub(r"^[^a-z]+", "", name)[:_PROJECT_MAX].strip("-")
+    return name or _PLACEHOLDER.decode()
+
+
 def init_project(directory: Path) -> InitResult:
-    """Write the starter project into ``directory`` (created when missing).
+    """Write the starter project into ``directory`` (created when missing), named after it.
 
     Args:
         directory: a folder that does not exist yet, or an empty one; its parent is
@@ -113,6 +130,8 @@ def init_project(directory: Path) -> InitResult:
             cannot be written (then nothing this call created is left behind).
     """
     files = _starter_files(resources.files(DATA_PACKAGE).joinpath(*DATA_DIR))
+    project = project_name(directory.resolve().name).encode()
+    files = [(rel, data.replace(_PLACEHOLDER, project)) for rel, data in files]
     existed = _check_target(directory)
     created: list[Path] = []
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,6 +262,12 @@ def _deep_merge(
     merged = dict(base)
     for key, value in top.items():
         path = (*prefix, key)
+        other = _nfc_twin(merged, key)
+        if other is not None:
+            first = origins.get((*prefix, other), (None, None))
+            where = f"{first[0]}:{first[1]}" if first[1] is not None else str(first[0])
+            msg = _same_key(key, other, where)
+            raise ConfigError.at(msg, path=doc.path, line=doc.lines.get(path), key=".".join(path))
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = _deep_merge(merged[key], value, doc, path, origins)
         else:
@@ -294,8 +301,30 @@ def _apply_override(data: dict[str, Any], override: Override) -> dict[str, Any]:
             raise ConfigError.at(msg, path=SET_ORIGIN, key=".".join(override.path))
         node[part] = child = dict(child)
         node = child
+    other = _nfc_twin(node, override.path[-1])
+    if other is not None:
+        msg = _same_key(override.path[-1], other, "an earlier --set or the files")
+        raise ConfigError.at(msg, path=SET_ORIGIN, key=".".join(override.path))
     node[override.path[-1]] = override.value
     return merged
+
+
+def _same_key(key: str, other: str, where: str) -> str:
+    return (
+        f"{key!r} and {other!r} ({where}) are the same key once Unicode-normalised (NFC), "
+        "as Terraform reads them: give it once"
+    )
+
+
+def _nfc_twin(mapping: Mapping[str, Any], key: str) -> str | None:
+    """A different key of ``mapping`` that is ``key`` once NFC-normalised (Terraform's view)."""
+    if not isinstance(key, str) or key in mapping:
+        return None
+    normal = unicodedata.normalize("NFC", key)
+    return next(
+        (k for k in mapping if isinstance(k, str) and unicodedata.normalize("NFC", k) == normal),
+        None,
+    )
 
 
 def locator(origins: Mapping[KeyPath, Origin], source: str) -> Locate:

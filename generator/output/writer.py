@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import OutputError, Problem
+from generator.errors import DriftError, OutputError, Problem
 from generator.output.atomic import OutputFolder, locked, prepare, recover, replace_generated
 from generator.output.safeio import (
     FILE_LIMIT,
@@ -197,6 +197,8 @@ def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> Write
         txn, [n for n in {*files, *previous, MANIFEST} if n in present and stat.S_ISREG(present[n])]
     )
     _check_entries(txn, entries, previous, files, disk, force=force)
+    if not force:  # --force after a broken manifest cannot tell foreign from generated
+        _refuse_foreign(txn, present, previous, files)
     new_manifest = manifest_text(files)
     generated = {**files, MANIFEST: new_manifest}
     encoded = {n: t.encode("utf-8") for n, t in generated.items()}
@@ -214,6 +216,38 @@ def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> Write
         txn, encoded, entries=entries, replaced=replaced, changed=[*changed, MANIFEST], stale=stale
     )
     return WriteResult(target, tuple(changed), tuple(stale), unchanged)
+
+
+# What Terraform reads from out/<env>: check calls any such file tfgen did not write drift.
+TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+FOREIGN = (
+    f"is Terraform that tfgen did not write (it is not in {MANIFEST} and not rendered "
+    "now); move it into templates/ or delete it"
+)
+
+
+def terraform_file(name: str, mode: int) -> bool:
+    """A file Terraform would read from the folder (it ignores dotfiles, ``#x#`` and ``x~``)."""
+    if stat.S_ISDIR(mode) or name.startswith(".") or name.endswith("~"):
+        return False
+    if name.startswith("#") and name.endswith("#"):
+        return False
+    return name.endswith(TERRAFORM_SUFFIXES)
+
+
+def _refuse_foreign(
+    txn: OutputFolder, present: Mapping[str, int], previous: Mapping[str, str], files: Any
+) -> None:
+    """Refuse, as drift (exit 4), Terraform in out/<env> that tfgen neither wrote nor renders.
+
+    ``check`` calls such a file drift; a render that left it and said "up to date" would
+    disagree, and Terraform would read it with the rendered files.
+    """
+    foreign = sorted(
+        n for n, mode in present.items() if terraform_file(n, mode) and n not in {*files, *previous}
+    )
+    if foreign:
+        raise DriftError(*(Problem(FOREIGN, path=f"{txn.display}/{n}") for n in foreign))
 
 
 def _read_disk(txn: OutputFolder, names: list[str]) -> dict[str, bytes | None]:

@@ -47,9 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from generator import cache
+from generator.verify.reftree import Declared, Traversal, find_references
 
 # Bump whenever what a cache entry holds, or how duplicates are found, changes.
-VERIFY_VERSION = 1
+VERIFY_VERSION = 2
 PARSE_CACHE = "parse"
 GRAMMAR_CACHE = "grammar"
 # Entries above this size are neither written nor read.
@@ -108,10 +109,12 @@ class Repeated:
 
 @dataclass(frozen=True)
 class Parsed:
-    """One parsed text: python-hcl2's structure and every repeated attribute or key."""
+    """One parsed text: python-hcl2's structure, every repeated name, its references."""
 
     result: dict[str, Any]
     repeated: tuple[Repeated, ...]
+    references: tuple[Traversal, ...] = ()
+    declared: tuple[Declared, ...] = ()
 
 
 def parse(text: str, *, cached: bool = True) -> Parsed:
@@ -136,7 +139,8 @@ def parse(text: str, *, cached: bool = True) -> Parsed:
             return hit
     tree = _parse_tree()(text)
     repeated = tuple(find_repeated(tree))
-    parsed = Parsed(result=_to_result()(tree), repeated=repeated)
+    refs, decls = find_references(tree)
+    parsed = Parsed(_to_result()(tree), repeated, tuple(refs), tuple(decls))
     if sub is not None:
         data = _dump_entry(parsed, key)
         if data is not None:
@@ -256,6 +260,8 @@ def _dump_entry(parsed: Parsed, key: str) -> bytes | None:
         "key": key,
         "result": parsed.result,
         "repeated": [[r.key, r.line, r.message] for r in parsed.repeated],
+        "references": [[list(t.names), t.line, t.top] for t in parsed.references],
+        "declared": [[d.kind, list(d.names)] for d in parsed.declared],
     }
     try:
         data = json.dumps(entry, allow_nan=False, separators=(",", ":")).encode("ascii")
@@ -293,7 +299,17 @@ def _load_entry(data: bytes | None, key: str) -> Parsed | None:
         ):
             return None
         repeated.append(Repeated(key=item[0], line=item[1], message=item[2]))
-    return Parsed(result=entry["result"], repeated=tuple(repeated))
+    try:
+        refs = tuple(
+            Traversal(tuple(str(n) for n in names), int(line), str(top))
+            for names, line, top in entry["references"]
+        )
+        decls = tuple(
+            Declared(str(kind), tuple(str(n) for n in names)) for kind, names in entry["declared"]
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Parsed(entry["result"], tuple(repeated), refs, decls)
 
 
 # --------------------------------------------------------------------------- the parser

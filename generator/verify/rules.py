@@ -11,6 +11,8 @@ from generator.engine.formats import bucket_name_problem, state_key_problem
 from generator.errors import Problem, VerifyError
 from generator.verify import hclparse as _hclparse
 from generator.verify.hclparse import VERIFY_VERSION, NotALiteralError, decode_hcl_string
+from generator.verify.references import check_references
+from generator.verify.reftree import Declared, Traversal
 from generator.verify.tfjson import JSON_SUFFIX, parse_tf_json
 
 BACKEND_FILE = "backend.hcl"
@@ -42,8 +44,13 @@ def parse_hcl(name: str, text: str) -> dict[str, Any]:
     in one block, or a key given twice in one object, is a VerifyError naming both lines:
     python-hcl2 would keep the last value silently, and Terraform refuses the first.
     """
+    return _parse_hcl(name, text).result
+
+
+def _parse_hcl(name: str, text: str) -> _hclparse.Parsed:
+    """:func:`parse_hcl`, with the references and declarations of a ``.tf`` file."""
     if name.endswith(JSON_SUFFIX):
-        return parse_tf_json(name, text)
+        return _hclparse.Parsed(parse_tf_json(name, text), ())
     try:
         parsed = _hclparse.parse(text, cached=name.rpartition("/")[2] != BACKEND_FILE)
     except Exception as err:
@@ -63,7 +70,7 @@ def parse_hcl(name: str, text: str) -> dict[str, Any]:
         raise VerifyError(
             *(Problem(r.message, path=name, line=r.line, key=r.key) for r in parsed.repeated)
         )
-    return parsed.result
+    return parsed
 
 
 # --------------------------------------------------------------------------- .tf.json
@@ -79,8 +86,20 @@ def parse_rendered(
         The parsed form of every file that parses, and one problem per leftover line or
         file that does not.
     """
+    parsed, problems, _references = _parse_all(files, out_prefix)
+    return parsed, problems
+
+
+_References = dict[str, tuple[tuple[Traversal, ...], tuple[Declared, ...]]]
+
+
+def _parse_all(
+    files: Mapping[str, str], out_prefix: str
+) -> tuple[dict[str, dict[str, Any]], list[Problem], _References]:
+    """:func:`parse_rendered`, with each ``.tf`` file's references and declarations."""
     problems: list[Problem] = []
     parsed: dict[str, dict[str, Any]] = {}
+    references: _References = {}
     for name, text in sorted(files.items()):
         display = f"{out_prefix}/{name}"
         for lineno, line in enumerate(text.splitlines(), start=1):
@@ -88,10 +107,14 @@ def parse_rendered(
                 msg = "leftover template syntax ('{{', '{%' or '{#')"
                 problems.append(Problem(msg, path=display, line=lineno))
         try:
-            parsed[name] = parse_hcl(display, text)
+            full = _parse_hcl(display, text)
         except VerifyError as err:
             problems.extend(err.problems)
-    return parsed, problems
+            continue
+        parsed[name] = full.result
+        if name.endswith(".tf"):
+            references[name] = (full.references, full.declared)
+    return parsed, problems, references
 
 
 def verify_rendered(
@@ -110,7 +133,7 @@ def verify_rendered(
     Raises:
         VerifyError: one problem per broken rule, naming the file and the rule.
     """
-    parsed, problems = parse_rendered(files, out_prefix)
+    parsed, problems, references = _parse_all(files, out_prefix)
     if BACKEND_FILE not in files:
         problems.append(Problem(f"no {BACKEND_FILE} was rendered", path=out_prefix))
     elif BACKEND_FILE in parsed:
@@ -118,6 +141,8 @@ def verify_rendered(
     tf = {n: d for n, d in parsed.items() if n.endswith((".tf", JSON_SUFFIX))}
     if len(tf) == sum(1 for n in files if n.endswith((".tf", JSON_SUFFIX))):
         problems.extend(check_terraform_block(tf, out_prefix))
+        if not any(n.endswith(JSON_SUFFIX) for n in tf):  # JSON declares without a tree
+            problems.extend(check_references(references, out_prefix))
     if config.endpoint is None:
         # backend.endpoint alone (an S3-compatible state store) allows overrides in
         # backend.hcl only; the provider must still talk to real AWS.
@@ -128,8 +153,26 @@ def verify_rendered(
         )
         problems.extend(check_no_endpoints(checked, out_prefix))
     if problems:
-        raise VerifyError(*problems)
+        raise VerifyError(*(_at_template(p, files, out_prefix) for p in problems))
     return parsed
+
+
+def _at_template(problem: Problem, files: Mapping[str, str], prefix: str) -> Problem:
+    """A problem in rendered text, moved to the template line that rendered it.
+
+    The message keeps the output line it was found at, named as not written, and shows it.
+    """
+    origin = getattr(files, "origin", None)
+    if origin is None or problem.line is None or not (problem.path or "").startswith(prefix + "/"):
+        return problem
+    name = (problem.path or "").removeprefix(prefix + "/")
+    lines = files[name].splitlines() if name in files else []
+    found = origin(name, problem.line) if problem.line <= len(lines) else None
+    if found is None:  # not a rendered line (the end of the file): the output's line it is
+        return problem
+    shown = lines[problem.line - 1].strip()
+    message = f"{problem.message} [{problem.path}:{problem.line}, not written: {shown}]"
+    return Problem(message, path=found[0], line=found[1], key=problem.key)
 
 
 def _check_backend_hcl(doc: Mapping[str, Any], display: str) -> list[Problem]:
@@ -240,14 +283,15 @@ def check_terraform_block(
 def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
     """Only an environment that declares an endpoint may point anywhere but real AWS.
 
-    Anywhere in the output, the settings in ENDPOINT_ONLY are refused. Inside ``provider``
-    blocks, the ``terraform`` block (its ``backend``) and ``backend.hcl``, where every
-    argument configures how AWS is reached, any endpoint override (``endpoint``,
+    Only ``provider`` blocks, the ``terraform`` block (its ``backend``) and ``backend.hcl``
+    are checked: there every argument configures how AWS is reached, so the settings in
+    ENDPOINT_ONLY and any endpoint override (``endpoint``,
     ``endpoints``, ``*_endpoint``), path-style addressing, ``skip_*`` check or ``insecure``
     is refused too: the provider and backend spell these several ways (``s3_use_path_style``,
     the deprecated ``force_path_style``, ``sts_endpoint``...). Resource arguments that merely
     share a name (an SNS subscription's ``endpoint``, ``skip_final_snapshot``) are not
-    settings of this kind, so the broad patterns stay inside those blocks.
+    settings of this kind, nor are a local or variable named ``endpoints`` or the
+    ``endpoints`` argument of ``self_managed_event_source``.
     """
     problems: list[Problem] = []
     # NOTE: python-hcl2 gives block labels with their quotes ('"aws"'), so labels never
@@ -275,11 +319,26 @@ def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
                             key=".".join(here),
                         )
                     )
-                walk(value, name, here, strict or (not path and key in connection_blocks))
+                walk(value, name, here, strict)
         elif isinstance(node, list):
             for item in node:
                 walk(item, name, path, strict)
 
     for name, doc in sorted(parsed.items()):
-        walk(doc, name, (), name == BACKEND_FILE)
+        if name == BACKEND_FILE:
+            walk(doc, name, (), True)
+            continue
+        # Only provider blocks and the terraform block (its backend) configure how AWS is
+        # reached: a local, variable or resource argument of the same name is data.
+        for kind in sorted(connection_blocks):
+            if kind in doc:
+                walk({kind: doc[kind]}, name, (), True)
+        # terraform_remote_state's config is a backend's: its ENDPOINT_ONLY keys count.
+        remote = [
+            {'"terraform_remote_state"': b['"terraform_remote_state"']}
+            for b in _blocks(doc, "data")
+            if '"terraform_remote_state"' in b
+        ]
+        if remote:
+            walk({"data": remote}, name, (), False)
     return problems

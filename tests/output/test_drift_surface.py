@@ -17,7 +17,13 @@ from generator.commands.check import DriftReport, EnvironmentDrift, FileDrift, F
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY, ConfigError, VerifyError
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
-KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
+KEPT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
 
 
 @pytest.fixture(scope="module")

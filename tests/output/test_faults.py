@@ -151,7 +151,7 @@ def user_entries(directory: Path) -> None:
     (directory / ".terraform" / "providers" / "bin").write_bytes(b"\x7fELF provider")
     (directory / ".terraform.lock.hcl").write_text("# lock\n", encoding="utf-8")
     (directory / "notes.txt").write_text("mine\n", encoding="utf-8")
-    (directory / "escape.tf").symlink_to("/etc/hostname")
+    (directory / "escape.link").symlink_to("/etc/hostname")
 
 
 def users_view(
@@ -260,7 +260,13 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
 
 
 # The kill tests render a few templates only: each step of the writer is a fork to kill.
-KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
+KEPT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
 
 
 @dataclass(frozen=True)
@@ -308,7 +314,7 @@ def kill_setup(project: Path, tmp_path: Path) -> KillSetup:
     pristine = tmp_path / "pristine"
     shutil.copytree(project / "out", pristine, symlinks=True)
     users = users_view(target, exact=False, owned={*old, *new})
-    assert {".terraform", ".terraform.lock.hcl", "notes.txt", "escape.tf"} <= set(users)
+    assert {".terraform", ".terraform.lock.hcl", "notes.txt", "escape.link"} <= set(users)
     return KillSetup(project, pristine, old, new, users)
 
 

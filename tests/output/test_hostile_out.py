@@ -39,7 +39,13 @@ from generator.output.safeio import FILE_LIMIT, MANIFEST
 from generator.output.writer import read_manifest, recover_output, write_output
 from tests.conftest import ROOT
 
-KEPT_TEMPLATES = ("backend.hcl.j2", "versions.tf.j2", "providers.tf.j2", "network.tf.j2")
+KEPT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
 STAGING = "out/.tfgen-dev.staging"
 JOURNAL = "out/.tfgen-dev.journal"
 COMMANDS = (("render", "dev"), ("check", "dev"), ("diff", "dev"))

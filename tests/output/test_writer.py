@@ -41,7 +41,7 @@ def user_entries(directory: Path, outside: Path) -> None:
     (directory / ".terraform.lock.hcl").write_text("# lock\n", encoding="utf-8")
     (directory / "notes.txt").write_text("mine\n", encoding="utf-8")
     outside.write_text("outside\n", encoding="utf-8")
-    (directory / "escape.tf").symlink_to(outside)
+    (directory / "escape.link").symlink_to(outside)
 
 
 def users_view(directory: Path) -> dict[str, Any]:

@@ -248,7 +248,7 @@ def test_repeated_names_in_a_tf_file_are_refused(
         # the same names in other blocks
         'resource "x" "a" {\n  v = 1\n}\nresource "x" "b" {\n  v = 1\n}\n',
         "locals {\n  m = { a = 1, b = { a = 2 } }\n}\n",  # same key, other objects
-        'locals {\n  m = { "${var.k}" = 1, "${var.k}" = 2 }\n}\n',  # not literal keys
+        'variable "k" {}\nlocals {\n  m = { "${var.k}" = 1, "${var.k}" = 2 }\n}\n',  # not literal
         'locals {\n  m = { cafe = 1, "caf\u00e9" = 2 }\n}\n',  # differ after NFC
         'variable "x" {}\nvariable "y" {}\n',
     ],

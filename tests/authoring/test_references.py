@@ -1,0 +1,163 @@
+"""Every reference in the output resolves; the emulator rule stays in provider blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli.app import cli
+from generator.errors import EXIT_VERIFY
+
+SITE = """\
+variable "domain" {
+  type    = string
+  default = "example.com"
+}
+
+locals {
+  origin = {{ (env.project ~ "-origin") | hcl }}
+}
+
+resource "aws_s3_bucket" "site" {
+  bucket = local.origin
+}
+
+resource "aws_s3_bucket_versioning" "site" {
+  bucket = {ref}
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path, runner: CliRunner) -> Path:
+    root = tmp_path / "mysite"
+    result = runner.invoke(cli, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _render(root: Path, runner: CliRunner, ref: str) -> tuple[int, str]:
+    (root / "templates" / "site.tf.j2").write_text(SITE.replace("{ref}", ref), encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(root)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    return result.exit_code, result.stderr
+
+
+def test_valid_references_render(site: Path, runner: CliRunner) -> None:
+    code, stderr = _render(site, runner, "aws_s3_bucket.site.id")
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        pytest.param(
+            "{{ env.project }}-site",
+            "mysite-site: 'mysite-site' is not a reference to anything this module "
+            "declares: an unquoted value? (values reach HCL through a filter, such as | hcl)",
+            id="unfiltered-value",
+        ),
+        pytest.param(
+            "aws_s3_bucket.sitee.id",
+            "aws_s3_bucket.sitee.id: no resource block declares 'aws_s3_bucket.sitee' "
+            "(did you mean aws_s3_bucket.site?)",
+            id="resource-typo",
+        ),
+        pytest.param(
+            "var.domian",
+            "var.domian: no variable block declares 'domian' (did you mean var.domain?)",
+            id="variable-typo",
+        ),
+        pytest.param(
+            "local.orgin",
+            "local.orgin: no local block declares 'orgin' (did you mean local.origin?)",
+            id="local-typo",
+        ),
+    ],
+)
+def test_a_reference_to_nothing_is_exit_3_at_its_line(
+    site: Path, runner: CliRunner, ref: str, message: str
+) -> None:
+    code, stderr = _render(site, runner, ref)
+    assert code == EXIT_VERIFY
+    # line 15 of the template; the header adds three lines to the output, never written
+    shown = SITE.splitlines()[14].replace("{ref}", ref.replace("{{ env.project }}", "mysite"))
+    assert stderr == (
+        f"error: templates/site.tf.j2:15: {message} "
+        f"[out/dev/site.tf:18, not written: {shown.strip()}]\n"
+    )
+    assert not (site / "out" / "dev").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            'locals {\n  endpoints = { s3 = "com.amazonaws.eu-west-1.s3" }\n}\n'
+            'output "e" {\n  value = local.endpoints\n}\n',
+            id="local-named-endpoints",
+        ),
+        pytest.param(
+            'variable "endpoints" {\n  type    = list(string)\n  default = []\n}\n',
+            id="variable-named-endpoints",
+        ),
+        pytest.param(
+            'resource "aws_lambda_event_source_mapping" "kafka" {\n'
+            '  function_name     = "f"\n  topics            = ["t"]\n'
+            '  starting_position = "TRIM_HORIZON"\n'
+            "  self_managed_event_source {\n"
+            '    endpoints = { KAFKA_BOOTSTRAP_SERVERS = "b-1.example.com:9092" }\n'
+            "  }\n}\n",
+            id="self-managed-event-source",
+        ),
+    ],
+)
+def test_the_emulator_rule_leaves_data_of_the_same_name_alone(
+    site: Path, runner: CliRunner, text: str
+) -> None:
+    (site / "templates" / "extra.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+def test_an_unknown_env_key_gets_a_did_you_mean_at_its_template_line(
+    site: Path, runner: CliRunner
+) -> None:
+    text = "{{ env.bucket.force_destory | hcl }}"
+    text = f'resource "aws_s3_bucket" "x" {{\n  force_destroy = {text}\n}}\n'
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: templates/x.tf.j2:2: template error: no key 'force_destory' in env here "
+        "(did you mean 'force_destroy'?)\n"
+    )
+
+
+def test_an_unclosed_block_is_reported_at_its_opening_tag(site: Path, runner: CliRunner) -> None:
+    text = (
+        "{% if env.bucket.versioning %}\n"  # line 1: never closed
+        "{% for i in [1] %}\n"
+        'resource "aws_s3_bucket" "x{{ i }}" {}\n'
+        "{% endfor %}\n"
+        "{% set note %}x{% endset %}\n"
+        "{% set y = 1 %}\n"
+    )
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: templates/x.tf.j2:1: template syntax error: this {% if %} is never closed\n"
+    )
