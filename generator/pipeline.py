@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from generator.components.wire import component_key, render_components
+from generator.engine.references import did_you_mean
 from generator.engine.render import render_environment
 from generator.errors import (
     EXIT_INPUT,
+    EXIT_USAGE,
     ConfigError,
     MultiError,
     Problem,
@@ -50,12 +53,17 @@ ProgressFn = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class Rendered:
-    """One environment rendered and verified in memory, not yet written."""
+    """One environment (or one component of it) rendered and verified, not yet written.
+
+    For a component, ``loaded.config`` carries the component's state key and ``out_dir``
+    is ``<out>/<env>/<component>``.
+    """
 
     loaded: LoadedEnvironment
     files: dict[str, str]
     out_dir: Path
     display: str
+    component: str | None = None
 
     @property
     def name(self) -> str:
@@ -80,6 +88,8 @@ class RunOptions:
         progress: called in this process as each environment finishes rendering.
         force: overwrite generated files that were edited by hand.
         write: False renders and verifies only (``validate``).
+        components: only these components of each environment (a stack with
+            components); every component when empty.
     """
 
     project_dir: Path
@@ -93,6 +103,7 @@ class RunOptions:
     progress: ProgressFn | None = None
     force: bool = False
     write: bool = True
+    components: Sequence[str] = ()
 
     @property
     def out_root(self) -> Path:
@@ -118,6 +129,7 @@ class EnvironmentResult:
     display: str
     rendered: Rendered | None = None
     written: WriteResult | None = None
+    component: str | None = None
     error: TfgenError | None = None
     trace: str | None = None  # the traceback where the error was raised (shown by --debug)
 
@@ -160,6 +172,7 @@ class _Task:
     overrides: tuple[Override, ...]
     environ: Mapping[str, str] | None
     suffix: str | None
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -180,8 +193,8 @@ class _Failure:
 
 @dataclass(frozen=True)
 class _Outcome:
-    rendered: Rendered | None
-    base: StateRef | None
+    rendered: tuple[Rendered, ...]
+    bases: tuple[StateRef, ...]
     failure: _Failure | None
 
 
@@ -239,17 +252,79 @@ def render_verified(
     environ: Mapping[str, str] | None = None,
     suffix: str | None = None,
 ) -> Rendered:
-    """Load, render and verify one environment in memory (nothing is written)."""
+    """Load, render and verify one environment in memory (nothing is written).
+
+    For a stack with components, see :func:`render_units`; this renders a stack without.
+    """
+    (rendered,) = render_units(
+        project, name, out_root=out_root, overrides=overrides, environ=environ, suffix=suffix
+    )
+    return rendered
+
+
+def render_units(
+    project: Project,
+    name: str,
+    *,
+    out_root: Path,
+    overrides: Sequence[Override] = (),
+    environ: Mapping[str, str] | None = None,
+    suffix: str | None = None,
+    components: Sequence[str] = (),
+) -> tuple[Rendered, ...]:
+    """Load, render and verify one environment: one unit, or one per component (in order).
+
+    Raises:
+        TfgenError: the environment, a template, verification or the wiring of its
+            components fails; nothing of the environment is kept.
+    """
     if suffix is not None:
         project.environment_file(name)
         check_suffix(project.root, name, suffix)
     loaded = project.load_environment(name, overrides=overrides, environ=environ, suffix=suffix)
-    files = render_environment(project.stack, loaded.config, source=loaded.source)
     display = output_display(out_root, project.root, loaded.config.name)
-    verify_rendered(files, loaded.config, out_prefix=display)
-    return Rendered(
-        loaded=loaded, files=files, out_dir=out_root / loaded.config.name, display=display
+    out_dir = out_root / loaded.config.name
+    if project.graph is None:
+        files = render_environment(project.stack, loaded.config, source=loaded.source)
+        verify_rendered(files, loaded.config, out_prefix=display)
+        return (Rendered(loaded=loaded, files=files, out_dir=out_dir, display=display),)
+    found = render_components(
+        project.stack,
+        project.graph,
+        loaded.config,
+        source=loaded.source,
+        out_prefix=display,
+        only=components,
     )
+    return tuple(
+        Rendered(
+            loaded=LoadedEnvironment(config=c.config, source=loaded.source),
+            files=c.files,
+            out_dir=out_dir / c.name,
+            display=c.display,
+            component=c.name,
+        )
+        for c in found
+    )
+
+
+def check_components(project: Project, components: Sequence[str]) -> None:
+    """Refuse ``--component`` names the stack does not declare (exit 2).
+
+    Raises:
+        ConfigError: a stack without components, or an unknown name (with a did-you-mean).
+    """
+    if not components:
+        return
+    known = project.graph.components if project.graph is not None else ()
+    for name in components:
+        if name in known:
+            continue
+        listed = ", ".join(known) or "none: the stack declares no components"
+        msg = f"unknown component {name!r}{did_you_mean(name, known)} (components: {listed})"
+        err = ConfigError.at(msg, key="--component")
+        err.exit_code = EXIT_USAGE
+        raise err
 
 
 def select_environments(
@@ -285,13 +360,22 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
     if suffix is not None:
         check_suffix_format(suffix)
     out_root = options.out_root
+    check_components(project, options.components)
     tasks = [
-        _Task(project.root, n, out_root, tuple(options.overrides), options.environ, suffix)
+        _Task(
+            project.root,
+            n,
+            out_root,
+            tuple(options.overrides),
+            options.environ,
+            suffix,
+            tuple(options.components),
+        )
         for n in dict.fromkeys(names)
     ]
     outcomes = _execute(tasks, _worker_count(options.workers, len(tasks)), options.progress)
     full = [f"{t.name}-{suffix}" if suffix is not None else t.name for t in tasks]
-    rendered = [o.rendered for o in outcomes if o.rendered is not None]
+    rendered = [r for o in outcomes for r in o.rendered]
     failed = [
         Failed(
             name,
@@ -302,12 +386,14 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
         for name, o in zip(full, outcomes, strict=True)
         if o.failure is not None
     ]
-    bases = [o.base for o in outcomes if o.base is not None]
+    bases = [b for o in outcomes for b in o.bases]
     collisions = state_key_collisions(
         [_state_ref(r) for r in rendered], bases if suffix is not None else []
     )
     failed.extend(
-        Failed(r.name, r.display, collisions[r.name]) for r in rendered if r.name in collisions
+        Failed(n, output_display(out_root, project.root, n), collisions[n])
+        for n in dict.fromkeys(r.name for r in rendered)
+        if n in collisions
     )
     order = {name: index for index, name in enumerate(full)}
     failed.sort(key=lambda f: order.get(f.name, len(order)))
@@ -350,11 +436,12 @@ def generate(options: RunOptions) -> Report:
         ConfigError: the selection itself is wrong (``--all`` found nothing, bad suffix).
     """
     run = render_selection(options)
-    outcomes: dict[str, EnvironmentResult] = {
-        f.name: EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)
+    outcomes: dict[str, list[EnvironmentResult]] = {
+        f.name: [EnvironmentResult(name=f.name, display=f.display, error=f.error, trace=f.trace)]
         for f in run.failed
     }
     for item in run.rendered:
+        results = outcomes.setdefault(item.name, [])
         try:
             written = (
                 write_output(item.out_dir, item.files, display=item.display, force=options.force)
@@ -362,18 +449,27 @@ def generate(options: RunOptions) -> Report:
                 else None
             )
         except TfgenError as err:
-            outcomes[item.name] = EnvironmentResult(
+            results.append(
+                EnvironmentResult(
+                    name=item.name,
+                    display=item.display,
+                    rendered=item,
+                    error=err,
+                    trace=traceback_text(err),
+                    component=item.component,
+                )
+            )
+            continue
+        results.append(
+            EnvironmentResult(
                 name=item.name,
                 display=item.display,
                 rendered=item,
-                error=err,
-                trace=traceback_text(err),
+                written=written,
+                component=item.component,
             )
-            continue
-        outcomes[item.name] = EnvironmentResult(
-            name=item.name, display=item.display, rendered=item, written=written
         )
-    return Report(results=tuple(outcomes[n] for n in run.names if n in outcomes))
+    return Report(results=tuple(r for n in run.names for r in outcomes.get(n, ())))
 
 
 # --------------------------------------------------------------------------- workers
@@ -381,7 +477,9 @@ def generate(options: RunOptions) -> Report:
 
 def _state_ref(rendered: Rendered) -> StateRef:
     backend = rendered.loaded.config.backend
-    return StateRef(rendered.name, rendered.loaded.source, backend.bucket, backend.key)
+    return StateRef(
+        rendered.name, rendered.loaded.source, backend.bucket, backend.key, rendered.component
+    )
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -393,17 +491,18 @@ def _worker_count(requested: int | None, tasks: int) -> int:
 
 def _run_task(task: _Task) -> _Outcome:
     """Render and verify one environment; never raises a TfgenError (it travels as data)."""
-    base: StateRef | None = None
+    bases: list[StateRef] = []
     try:
         # Forked workers inherit the run's loaded stack: load_stack's cache answers.
         project = load_project(task.project_dir)
-        rendered = render_verified(
+        rendered = render_units(
             project,
             task.name,
             out_root=task.out_root,
             overrides=task.overrides,
             environ=task.environ,
             suffix=task.suffix,
+            components=task.components,
         )
         if task.suffix is not None:
             # The base environment's state, so that an ephemeral copy never shares it.
@@ -411,11 +510,16 @@ def _run_task(task: _Task) -> _Outcome:
                 task.name, overrides=task.overrides, environ=task.environ
             )
             backend = loaded.config.backend
-            base = StateRef(task.name, loaded.source, backend.bucket, backend.key)
+            if project.graph is None:
+                bases.append(StateRef(task.name, loaded.source, backend.bucket, backend.key))
+            for component in project.stack.components:
+                key = component_key(loaded.config, component)
+                ref = StateRef(task.name, loaded.source, backend.bucket, key, component.name)
+                bases.append(ref)
     except TfgenError as err:
         failure = _Failure(type(err), err.problems, err.exit_code, traceback_text(err))
-        return _Outcome(None, None, failure)
-    return _Outcome(rendered, base, None)
+        return _Outcome((), (), failure)
+    return _Outcome(rendered, tuple(bases), None)
 
 
 def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) -> list[_Outcome]:
@@ -461,7 +565,7 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
                     f"the worker process rendering it died unexpectedly ({err})",
                     path=f"environments/{tasks[index].name}.yaml",
                 )
-                outcome = _Outcome(None, None, _Failure(RenderError, (problem,), EXIT_INPUT))
+                outcome = _Outcome((), (), _Failure(RenderError, (problem,), EXIT_INPUT))
             finished(index, outcome)
     return [outcomes[i] for i in range(total)]
 

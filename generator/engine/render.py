@@ -8,7 +8,7 @@ it never escapes as a traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from generator.engine.core import EnvironmentConfig
+from generator.engine.references import BadReferenceError, ComponentNamespace
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, make_env, time_limit
 from generator.engine.stack import Stack
 from generator.errors import Problem, RenderError
@@ -48,6 +49,8 @@ def render_environment(
     source: str,
     subfolder: str | None = None,
     command: str = "render",
+    templates: Sequence[str] | None = None,
+    component: ComponentNamespace | None = None,
 ) -> dict[str, str]:
     """Render every template for one environment, in memory.
 
@@ -58,6 +61,9 @@ def render_environment(
         subfolder: render the templates of this subfolder (``bootstrap``) instead of
             the top-level ones; they may still include shared templates from the root.
         command: the tfgen command named in each file's header.
+        templates: render only these top-level templates (a component's).
+        component: what templates see as ``component`` (the outputs of other components);
+            None leaves the name undefined, as in a stack without components.
 
     Returns:
         Output file name -> text, in sorted order. Empty renders are left out.
@@ -68,6 +74,9 @@ def render_environment(
     """
     prefix = f"{subfolder}/" if subfolder else ""
     names = [prefix + n for n in template_names(stack.templates_dir / prefix)]
+    if templates is not None:
+        names = [n for n in names if n in templates]
+    extra: dict[str, Any] = {} if component is None else {"component": component}
     if not names:
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))
@@ -78,7 +87,7 @@ def render_environment(
     try:
         with time_limit(RENDER_SECONDS):
             for name in names:
-                text = _render_one(env, stack, name, config.values, remaining)
+                text = _render_one(env, stack, name, config.values, remaining, extra)
                 remaining -= len(text)
                 if not text.strip():
                     continue  # a template may render nothing for environments it does not apply to
@@ -108,13 +117,18 @@ def _with_header(output: str, header: str, text: str) -> str:
 
 
 def _render_one(
-    env: jinja2.Environment, stack: Stack, name: str, values: Mapping[str, Any], remaining: int
+    env: jinja2.Environment,
+    stack: Stack,
+    name: str,
+    values: Mapping[str, Any],
+    remaining: int,
+    extra: Mapping[str, Any],
 ) -> str:
     display = stack.file_display(name)
     try:
         chunks: list[str] = []
         size = 0
-        for chunk in env.get_template(name).generate(env=values):
+        for chunk in env.get_template(name).generate(env=values, **extra):
             size += len(chunk)
             if size > MAX_FILE_OUTPUT or size > remaining:
                 limit = "file" if size > MAX_FILE_OUTPUT else "environment"
@@ -128,6 +142,9 @@ def _render_one(
         msg = f"template error: rendering {err} (the bound is {RENDER_SECONDS} s)"
         raise RenderError(Problem(msg, path=path, line=line)) from err
     except _OutputTooLarge as err:
+        path, line = _template_frame(err.__traceback__, display, stack)
+        raise RenderError(Problem(str(err), path=path, line=line)) from err
+    except BadReferenceError as err:
         path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:

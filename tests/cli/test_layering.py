@@ -21,13 +21,14 @@ FLOORS: dict[str, int] = {
     "engine": 2,
     "verify": 3,
     "output": 3,
-    "project": 4,
-    "pipeline": 5,
-    "adopt": 6,
-    "commands": 7,
-    "cli": 8,
-    "__main__": 9,
-    "__init__": 9,  # the package's lazy `generate`
+    "components": 4,
+    "project": 5,
+    "pipeline": 6,
+    "adopt": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
+    "__init__": 10,  # the package's lazy `generate`
 }
 
 
