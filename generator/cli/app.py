@@ -29,6 +29,7 @@ from generator.cli.options import (
     all_option,
     check_output_root,
     check_selection,
+    component_option,
     debug_of,
     environments_argument,
     epilog,
@@ -85,6 +86,7 @@ def _run_options(
     force: bool = False,
     write: bool = True,
     progress: ProgressFn | None = None,
+    components: Sequence[str] = (),
 ) -> RunOptions:
     """The core's options object from a command's parameters (``--set`` parsed here)."""
     from generator.inputs.environment import Override
@@ -101,6 +103,7 @@ def _run_options(
         force=force,
         write=write,
         progress=progress,
+        components=tuple(components),
     )
 
 
@@ -109,6 +112,8 @@ def _exit_after_report(
     lines: Sequence[Outcome],
     states: Sequence[str],
     failed: Sequence[EnvironmentResult],
+    *,
+    components: bool = False,
 ) -> None:
     """Print a run's report (see :func:`echo_report`); exit with its highest failure code."""
     code = echo_report(
@@ -116,6 +121,7 @@ def _exit_after_report(
         states,
         [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
         debug=debug_of(ctx),
+        noun="root modules" if components else "environments",
     )
     if code is not None:
         ctx.exit(code)
@@ -153,6 +159,7 @@ def cli() -> None:
 @set_option
 @suffix_option
 @jobs_option
+@component_option
 @click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")
 @click.pass_context
 def render(
@@ -163,6 +170,7 @@ def render(
     sets: Sequence[str],
     suffix: str | None,
     jobs: int | None,
+    components: Sequence[str],
     force: bool,
 ) -> None:
     """Render, verify and write ENVIRONMENTS (or --all) into <out>/<env>/.
@@ -187,6 +195,7 @@ def render(
                 jobs=jobs,
                 force=force,
                 progress=progress,
+                components=components,
             )
             report = generate(options)
         lines: list[Outcome] = []
@@ -201,7 +210,8 @@ def render(
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        _exit_after_report(ctx, lines, _RENDER_STATES, report.failed)
+        nested = any(r.component for r in report.results)
+        _exit_after_report(ctx, lines, _RENDER_STATES, report.failed, components=nested)
 
     _run(ctx, action)
 
@@ -221,6 +231,7 @@ def render(
 @set_option
 @suffix_option
 @jobs_option
+@component_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -230,6 +241,7 @@ def validate(
     sets: Sequence[str],
     suffix: str | None,
     jobs: int | None,
+    components: Sequence[str],
 ) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
     check_selection(environments, all_environments)
@@ -248,16 +260,19 @@ def validate(
                 jobs=jobs,
                 write=False,
                 progress=progress,
+                components=components,
             )
             report = generate(options)
         lines: list[Outcome] = []
         for result in report.results:
+            shown = result.name if result.component is None else f"{result.name}/{result.component}"
             if result.error is not None:
-                lines.append(Outcome(result.name, "failed", failed_text(result.error.problems)))
+                lines.append(Outcome(shown, "failed", failed_text(result.error.problems)))
             elif result.rendered is not None:
                 count = len(result.rendered.files)
-                lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        _exit_after_report(ctx, lines, _VALIDATE_STATES, report.failed)
+                lines.append(Outcome(shown, "valid", f"valid ({count} files verified)"))
+        nested = any(r.component for r in report.results)
+        _exit_after_report(ctx, lines, _VALIDATE_STATES, report.failed, components=nested)
 
     _run(ctx, action)
 
@@ -273,6 +288,7 @@ def validate(
 @set_option
 @suffix_option
 @jobs_option
+@component_option
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -282,6 +298,7 @@ def check(
     sets: Sequence[str],
     suffix: str | None,
     jobs: int | None,
+    components: Sequence[str],
 ) -> None:
     """Exit 4 with a diff when <out>/<env>/ differs from a fresh render of ENVIRONMENTS.
 
@@ -304,6 +321,7 @@ def check(
                 suffix=suffix,
                 jobs=jobs,
                 progress=progress,
+                components=components,
             )
             report = check_output(options)
         echo_diff(report.diff)
@@ -341,6 +359,7 @@ def check(
 @out_option
 @set_option
 @suffix_option
+@component_option
 @click.option(
     "--exit-code",
     is_flag=True,
@@ -354,6 +373,7 @@ def diff(
     out_dir: Path | None,
     sets: Sequence[str],
     suffix: str | None,
+    components: Sequence[str],
     exit_code: bool,
 ) -> None:
     """Show what render would change in <out>/<env>/ of ENVIRONMENTS (or --all), as a diff."""
@@ -369,6 +389,7 @@ def diff(
             out_dir=out_dir,
             sets=sets,
             suffix=suffix,
+            components=components,
         )
         report = check_output(options)
         echo_diff(report.diff)
@@ -384,26 +405,46 @@ def diff(
 @cli.command(
     "list",
     short_help="List every environment: name, region, state bucket and key.",
-    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json"),
+    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json", "tfgen list --graph"),
 )
 @global_options
 @click.option(
     "--json", "as_json", is_flag=True, help="A JSON array of objects, usable as a CI matrix."
 )
+@click.option("--graph", is_flag=True, help="The components' graph as Graphviz DOT and Mermaid.")
 @click.pass_context
 def list_command(
     ctx: click.Context,
     as_json: bool,
+    graph: bool,
 ) -> None:
     """List every environment: name, region, state bucket and key.
 
-    A variable that is not set shows its reference, such as ${env:NAME}.
+    A variable that is not set shows its reference, such as ${env:NAME}. With
+    components, --json adds each environment's components, edges and apply waves.
     """
-    from generator.commands.list import list_summaries, summaries_json, summaries_table
+    if as_json and graph:
+        msg = "give --json or --graph, not both"
+        raise click.UsageError(msg)
+    from generator.commands.list import (
+        graph_text,
+        list_summaries,
+        load_graph,
+        summaries_json,
+        summaries_table,
+    )
 
     def action() -> None:
+        components = load_graph(project_dir_of(ctx)) if as_json or graph else None
+        if graph:
+            if components is None:
+                msg = "the stack declares no components: there is no graph to draw"
+                raise click.UsageError(msg)
+            click.echo(graph_text(components[1]), nl=False)
+            return
         summaries = list_summaries(project_dir_of(ctx))
-        click.echo(summaries_json(summaries) if as_json else summaries_table(summaries), nl=False)
+        text = summaries_json(summaries, components) if as_json else summaries_table(summaries)
+        click.echo(text, nl=False)
 
     _run(ctx, action)
 

@@ -177,6 +177,17 @@ def jobs_option(func: F) -> F:
     )(func)
 
 
+def component_option(func: F) -> F:
+    """``--component NAME`` (repeatable): only these components of a stack with components."""
+    return click.option(
+        "--component",
+        "components",
+        multiple=True,
+        metavar="NAME",
+        help="Only this component of each environment (repeatable; default: all).",
+    )(func)
+
+
 def check_selection(environments: Sequence[str], all_environments: bool) -> None:
     """ENVIRONMENTS and ``--all`` exclude each other, and one of them is needed (exit 2)."""
     if environments and all_environments:
