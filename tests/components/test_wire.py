@@ -383,3 +383,31 @@ def test_render_one_component(runner: CliRunner, components_project: Path) -> No
     assert result.exit_code == 0, result.stderr
     assert files_of(components_project / "out/dev") == ["app"]
     assert result.stderr == "out/dev/app: 4 file(s) changed\n"
+
+
+def test_an_ephemeral_copy_has_its_own_component_states(
+    runner: CliRunner, components_project: Path
+) -> None:
+    result = invoke(runner, components_project, "render", "dev", "--suffix", "pr7")
+    assert result.exit_code == 0, result.stderr
+    out = components_project / "out/dev-pr7"
+    assert files_of(out) == ["app", "data", "network"]
+    backend = (out / "data/backend.hcl").read_text(encoding="utf-8")
+    assert 'key          = "acme/dev-pr7/data/terraform.tfstate"\n' in backend
+    remote = (out / "app" / REMOTE_STATE_FILE).read_text(encoding="utf-8")
+    assert '    key    = "acme/dev-pr7/network/terraform.tfstate"\n' in remote
+
+
+def test_an_ephemeral_copy_never_shares_a_component_state_with_its_base(
+    runner: CliRunner, components_project: Path
+) -> None:
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace("  app:\n", '  app:\n    key: "{{ env.project }}/app.tfstate"\n')
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev", "--suffix", "pr7")
+    assert result.exit_code == 1
+    assert (
+        "error: environments/dev.yaml: backend.key: component 'app' of environment 'dev-pr7': "
+        "state s3://acme-state-nonprod/acme/app.tfstate is also the state of component 'app' "
+        "of environment 'dev' (environments/dev.yaml)"
+    ) in result.stderr
