@@ -25,9 +25,12 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from generator.adopt.blocks import ADOPT_OUTPUT, render_adoption
+from generator.components.wire import component_key, render_components
+from generator.engine.references import did_you_mean
 from generator.engine.render import render_environment
 from generator.errors import (
     EXIT_INPUT,
+    EXIT_USAGE,
     ConfigError,
     MultiError,
     Problem,
@@ -61,12 +64,17 @@ ProgressFn = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class Rendered:
-    """One environment rendered and verified in memory, not yet written."""
+    """One environment (or one component of it) rendered and verified, not yet written.
+
+    For a component, ``loaded.config`` carries the component's state key and ``out_dir``
+    is ``<out>/<env>/<component>``.
+    """
 
     loaded: LoadedEnvironment
     files: dict[str, str]
     out_dir: Path
     display: str
+    component: str | None = None
 
     @property
     def name(self) -> str:
@@ -91,6 +99,8 @@ class RunOptions:
         progress: called in this process as each environment finishes rendering.
         force: overwrite generated files that were edited by hand.
         write: False renders and verifies only (``validate``).
+        components: only these components of each environment (a stack with
+            components); every component when empty.
     """
 
     project_dir: Path
@@ -104,6 +114,7 @@ class RunOptions:
     progress: ProgressFn | None = None
     force: bool = False
     write: bool = True
+    components: Sequence[str] = ()
 
     @property
     def out_root(self) -> Path:
@@ -119,6 +130,7 @@ class EnvironmentResult:
     display: str
     rendered: Rendered | None = None
     written: WriteResult | None = None
+    component: str | None = None
     error: TfgenError | None = None
     trace: str | None = None  # the traceback where the error was raised (shown by --debug)
 
@@ -161,6 +173,7 @@ class _Task:
     overrides: tuple[Override, ...]
     environ: Mapping[str, str] | None
     suffix: str | None
+    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,8 +194,8 @@ class _Failure:
 
 @dataclass(frozen=True)
 class _Outcome:
-    rendered: Rendered | None
-    base: StateRef | None
+    rendered: tuple[Rendered, ...]
+    bases: tuple[StateRef, ...]
     failure: _Failure | None
 
 
@@ -240,27 +253,99 @@ def render_verified(
     environ: Mapping[str, str] | None = None,
     suffix: str | None = None,
 ) -> Rendered:
-    """Load, render and verify one environment in memory (nothing is written)."""
+    """Load, render and verify one environment in memory (nothing is written).
+
+    For a stack with components, see :func:`render_units`; this renders a stack without.
+    """
+    (rendered,) = render_units(
+        project, name, out_root=out_root, overrides=overrides, environ=environ, suffix=suffix
+    )
+    return rendered
+
+
+def render_units(
+    project: Project,
+    name: str,
+    *,
+    out_root: Path,
+    overrides: Sequence[Override] = (),
+    environ: Mapping[str, str] | None = None,
+    suffix: str | None = None,
+    components: Sequence[str] = (),
+) -> tuple[Rendered, ...]:
+    """Load, render and verify one environment: one unit, or one per component (in order).
+
+    Raises:
+        TfgenError: the environment, a template, verification or the wiring of its
+            components fails; nothing of the environment is kept.
+    """
     if suffix is not None:
         project.environment_file(name)
         check_suffix(project.root, name, suffix)
     loaded = project.load_environment(name, overrides=overrides, environ=environ, suffix=suffix)
-    files = render_environment(project.stack, loaded.config, source=loaded.source)
-    # An ephemeral copy has a state of its own: the adoption's imports are never its own.
-    adopted = project.load_adoption(name) if suffix is None else None
-    if adopted is not None and not adopted.adoption.empty:
-        if ADOPT_OUTPUT in files:
-            msg = f"the stack renders {ADOPT_OUTPUT}, the file tfgen keeps for this adoption"
-            raise RenderError.at(msg, path=adopted.source)
-        command = f"tfgen render {name}"
-        files[ADOPT_OUTPUT] = render_adoption(
-            adopted.adoption, source=adopted.source, command=command
-        )
     display = output_display(out_root, project.root, loaded.config.name)
-    verify_rendered(files, loaded.config, out_prefix=display)
-    return Rendered(
-        loaded=loaded, files=files, out_dir=out_root / loaded.config.name, display=display
+    out_dir = out_root / loaded.config.name
+    if project.graph is None:
+        files = render_environment(project.stack, loaded.config, source=loaded.source)
+        # An ephemeral copy has a state of its own: the adoption's imports are never its own.
+        if suffix is None:
+            _add_adoption(project, name, files)
+        verify_rendered(files, loaded.config, out_prefix=display)
+        return (Rendered(loaded=loaded, files=files, out_dir=out_dir, display=display),)
+    found = render_components(
+        project.stack,
+        project.graph,
+        loaded.config,
+        source=loaded.source,
+        out_prefix=display,
+        only=components,
     )
+    return tuple(
+        Rendered(
+            loaded=LoadedEnvironment(config=c.config, source=loaded.source),
+            files=c.files,
+            out_dir=out_dir / c.name,
+            display=c.display,
+            component=c.name,
+        )
+        for c in found
+    )
+
+
+def _add_adoption(project: Project, name: str, files: dict[str, str]) -> None:
+    """Render the project's ``adopt/<env>.yaml`` beside the stack's files, as ``adopt.tf``.
+
+    Raises:
+        ConfigError: the adoption file is unreadable or not what ``tfgen adopt`` writes.
+        RenderError: the stack renders a file of that name itself.
+    """
+    adopted = project.load_adoption(name)
+    if adopted is None or adopted.adoption.empty:
+        return
+    if ADOPT_OUTPUT in files:
+        msg = f"the stack renders {ADOPT_OUTPUT}, the file tfgen keeps for this adoption"
+        raise RenderError.at(msg, path=adopted.source)
+    command = f"tfgen render {name}"
+    files[ADOPT_OUTPUT] = render_adoption(adopted.adoption, source=adopted.source, command=command)
+
+
+def check_components(project: Project, components: Sequence[str]) -> None:
+    """Refuse ``--component`` names the stack does not declare (exit 2).
+
+    Raises:
+        ConfigError: a stack without components, or an unknown name (with a did-you-mean).
+    """
+    if not components:
+        return
+    known = project.graph.components if project.graph is not None else ()
+    for name in components:
+        if name in known:
+            continue
+        listed = ", ".join(known) or "none: the stack declares no components"
+        msg = f"unknown component {name!r}{did_you_mean(name, known)} (components: {listed})"
+        err = ConfigError.at(msg, key="--component")
+        err.exit_code = EXIT_USAGE
+        raise err
 
 
 def select_environments(
@@ -296,27 +381,40 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
     if suffix is not None:
         check_suffix_format(suffix)
     out_root = options.out_root
+    check_components(project, options.components)
     tasks = [
-        _Task(project.root, n, out_root, tuple(options.overrides), options.environ, suffix)
+        _Task(
+            project.root,
+            n,
+            out_root,
+            tuple(options.overrides),
+            options.environ,
+            suffix,
+            tuple(options.components),
+        )
         for n in dict.fromkeys(names)
     ]
     outcomes = _execute(tasks, _worker_count(options.workers, len(tasks)), options.progress)
     full = [f"{t.name}-{suffix}" if suffix is not None else t.name for t in tasks]
-    rendered = [o.rendered for o in outcomes if o.rendered is not None]
-    bases = [o.base for o in outcomes if o.base is not None]
+    rendered = [r for o in outcomes for r in o.rendered]
+    bases = [b for o in outcomes for b in o.bases]
     collisions = state_key_collisions(
         [_state_ref(r) for r in rendered], bases if suffix is not None else []
     )
     results: list[EnvironmentResult] = []
     for name, outcome in zip(full, outcomes, strict=True):
-        display = output_display(out_root, project.root, name)
         if outcome.failure is not None:
+            display = output_display(out_root, project.root, name)
             error, trace = outcome.failure.rebuild(), outcome.failure.trace
             results.append(EnvironmentResult(name, display, error=error, trace=trace))
-        elif outcome.rendered is not None:
-            item = outcome.rendered
+            continue
+        for item in outcome.rendered:
             shared = collisions.get(item.name)
-            results.append(EnvironmentResult(item.name, item.display, item, error=shared))
+            results.append(
+                EnvironmentResult(
+                    item.name, item.display, item, error=shared, component=item.component
+                )
+            )
     return Report(results=tuple(results))
 
 
@@ -385,7 +483,9 @@ def _generate(options: RunOptions) -> Report:
 
 def _state_ref(rendered: Rendered) -> StateRef:
     backend = rendered.loaded.config.backend
-    return StateRef(rendered.name, rendered.loaded.source, backend.bucket, backend.key)
+    return StateRef(
+        rendered.name, rendered.loaded.source, backend.bucket, backend.key, rendered.component
+    )
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -397,17 +497,18 @@ def _worker_count(requested: int | None, tasks: int) -> int:
 
 def _run_task(task: _Task) -> _Outcome:
     """Render and verify one environment; never raises a TfgenError (it travels as data)."""
-    base: StateRef | None = None
+    bases: list[StateRef] = []
     try:
         # Forked workers inherit the run's loaded stack: load_stack's cache answers.
         project = load_project(task.project_dir)
-        rendered = render_verified(
+        rendered = render_units(
             project,
             task.name,
             out_root=task.out_root,
             overrides=task.overrides,
             environ=task.environ,
             suffix=task.suffix,
+            components=task.components,
         )
         if task.suffix is not None:
             # The base environment's state, so that an ephemeral copy never shares it.
@@ -415,11 +516,16 @@ def _run_task(task: _Task) -> _Outcome:
                 task.name, overrides=task.overrides, environ=task.environ
             )
             backend = loaded.config.backend
-            base = StateRef(task.name, loaded.source, backend.bucket, backend.key)
+            if project.graph is None:
+                bases.append(StateRef(task.name, loaded.source, backend.bucket, backend.key))
+            for component in project.stack.components:
+                key = component_key(loaded.config, component)
+                ref = StateRef(task.name, loaded.source, backend.bucket, key, component.name)
+                bases.append(ref)
     except TfgenError as err:
         failure = _Failure(type(err), err.problems, err.exit_code, traceback_text(err))
-        return _Outcome(None, None, failure)
-    return _Outcome(rendered, base, None)
+        return _Outcome((), (), failure)
+    return _Outcome(rendered, tuple(bases), None)
 
 
 def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) -> list[_Outcome]:
@@ -473,7 +579,7 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
                     f"the worker process rendering it died unexpectedly ({err})",
                     path=f"environments/{tasks[index].name}.yaml",
                 )
-                outcome = _Outcome(None, None, _Failure(RenderError, (problem,), EXIT_INPUT))
+                outcome = _Outcome((), (), _Failure(RenderError, (problem,), EXIT_INPUT))
             finished(index, outcome)
     except BaseException:
         _stop_workers(pool)  # a signal (or any failure here): no worker outlives the run

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.adopt.blocks import Adoption, load_adoption
+from generator.components.graph import ComponentGraph, component_graph
 from generator.engine.core import EnvironmentConfig, build_config
 from generator.engine.stack import Stack, load_stack
 from generator.engine.validate import validate_environment
@@ -41,10 +42,12 @@ class Project:
     Attributes:
         root: the project folder.
         stack: the stack of ``templates/``, loaded and checked.
+        graph: its components, their edges and apply waves (None: no components).
     """
 
     root: Path
     stack: Stack
+    graph: ComponentGraph | None = None
 
     @property
     def environments_dir(self) -> Path:
@@ -129,6 +132,8 @@ def load_project(root: Path) -> Project:
     """Load the project at ``root``: its stack is read and checked here, once.
 
     Raises:
-        ConfigError: a stack file is unreadable or wrong, each problem at its file:line.
+        ConfigError: a stack file is unreadable or wrong, each problem at its file:line;
+            its components read each other in a cycle.
     """
-    return Project(root=root, stack=load_stack(root / TEMPLATES_DIR))
+    stack = load_stack(root / TEMPLATES_DIR)
+    return Project(root=root, stack=stack, graph=component_graph(stack))

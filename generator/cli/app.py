@@ -36,12 +36,17 @@ from generator.cli.runner import report_code, run, selection
 from generator.errors import traceback_text
 
 if TYPE_CHECKING:
-    pass
+    from generator.pipeline import Report
 
 EXIT_CODES_HELP = epilog(list(EXIT_MEANINGS))
 _RENDER_STATES = ("written", "up to date", "failed")
 _VALIDATE_STATES = ("valid", "failed")
 _CHECK_STATES = ("up to date", "drifted", "failed")
+
+
+def _nested(report: Report) -> bool:
+    """Whether a run's results are components (its summary counts root modules)."""
+    return any(r.component for r in report.results)
 
 
 # --------------------------------------------------------------------------- commands
@@ -69,7 +74,7 @@ def cli() -> None:
         "tfgen render dev --suffix pr5706 --set service.desired_count=1",
     ),
 )
-@run_options()
+@run_options(components=True)
 @force_option
 @click.pass_context
 def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
@@ -97,7 +102,7 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
-        return report_code(ctx, lines, _RENDER_STATES, report.failed)
+        return report_code(ctx, lines, _RENDER_STATES, report.failed, components=_nested(report))
 
     run(ctx, action)
 
@@ -110,7 +115,7 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
         "tfgen validate prod staging --set service.desired_count=4",
     ),
 )
-@run_options()
+@run_options(components=True)
 @click.pass_context
 def validate(ctx: click.Context, /, **params: Any) -> None:
     """Load, render and verify ENVIRONMENTS (or --all) like render, but write nothing."""
@@ -122,12 +127,13 @@ def validate(ctx: click.Context, /, **params: Any) -> None:
             report = generate(options(progress))
         lines: list[Outcome] = []
         for result in report.results:
+            shown = result.name if result.component is None else f"{result.name}/{result.component}"
             if result.error is not None:
-                lines.append(Outcome(result.name, "failed", failed_text(result.error.problems)))
+                lines.append(Outcome(shown, "failed", failed_text(result.error.problems)))
             elif result.rendered is not None:
                 count = len(result.rendered.files)
-                lines.append(Outcome(result.name, "valid", f"valid ({count} files verified)"))
-        return report_code(ctx, lines, _VALIDATE_STATES, report.failed)
+                lines.append(Outcome(shown, "valid", f"valid ({count} files verified)"))
+        return report_code(ctx, lines, _VALIDATE_STATES, report.failed, components=_nested(report))
 
     run(ctx, action)
 
@@ -136,7 +142,7 @@ def validate(ctx: click.Context, /, **params: Any) -> None:
     short_help="Exit 4 with a diff when out/<env>/ differs from a fresh render.",
     epilog=epilog([0, 1, 2, 3, 4], "tfgen check --all", "tfgen check prod staging"),
 )
-@run_options()
+@run_options(components=True)
 @click.pass_context
 def check(ctx: click.Context, /, **params: Any) -> None:
     """Exit 4 with a diff when <out>/<env>/ differs from a fresh render of ENVIRONMENTS.
@@ -181,7 +187,7 @@ def check(ctx: click.Context, /, **params: Any) -> None:
         "tfgen diff --all --exit-code",
     ),
 )
-@run_options(jobs=False)
+@run_options(jobs=False, components=True)
 @click.option(
     "--exit-code",
     is_flag=True,
@@ -207,26 +213,46 @@ def diff(ctx: click.Context, /, exit_code: bool, **params: Any) -> None:
 @cli.command(
     "list",
     short_help="List every environment: name, region, state bucket and key.",
-    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json"),
+    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json", "tfgen list --graph"),
 )
 @global_options
 @click.option(
     "--json", "as_json", is_flag=True, help="A JSON array of objects, usable as a CI matrix."
 )
+@click.option("--graph", is_flag=True, help="The components' graph as Graphviz DOT and Mermaid.")
 @click.pass_context
 def list_command(
     ctx: click.Context,
     as_json: bool,
+    graph: bool,
 ) -> None:
     """List every environment: name, region, state bucket and key.
 
-    A variable that is not set shows its reference, such as ${env:NAME}.
+    A variable that is not set shows its reference, such as ${env:NAME}. With
+    components, --json adds each environment's components, edges and apply waves.
     """
-    from generator.commands.list import list_summaries, summaries_json, summaries_table
+    if as_json and graph:
+        msg = "give --json or --graph, not both"
+        raise click.UsageError(msg)
+    from generator.commands.list import (
+        graph_text,
+        list_summaries,
+        load_graph,
+        summaries_json,
+        summaries_table,
+    )
 
     def action() -> None:
+        components = load_graph(project_dir_of(ctx)) if as_json or graph else None
+        if graph:
+            if components is None:
+                msg = "the stack declares no components: there is no graph to draw"
+                raise click.UsageError(msg)
+            click.echo(graph_text(components[1]), nl=False)
+            return
         summaries = list_summaries(project_dir_of(ctx))
-        click.echo(summaries_json(summaries) if as_json else summaries_table(summaries), nl=False)
+        text = summaries_json(summaries, components) if as_json else summaries_table(summaries)
+        click.echo(text, nl=False)
 
     run(ctx, action)
 

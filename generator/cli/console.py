@@ -109,7 +109,13 @@ def failed_text(problems: Sequence[object]) -> str:
     return f"failed: {problems[0]}{more}" if problems else "failed"
 
 
-def echo_outcomes(outcomes: Sequence[Outcome], states: Sequence[str], *, failed: int = 0) -> None:
+def echo_outcomes(
+    outcomes: Sequence[Outcome],
+    states: Sequence[str],
+    *,
+    failed: int = 0,
+    noun: str = "environments",
+) -> None:
     """Print one line per environment on stderr, then a summary when there are several.
 
     Args:
@@ -117,6 +123,7 @@ def echo_outcomes(outcomes: Sequence[Outcome], states: Sequence[str], *, failed:
         states: every state a line may be counted under, in the summary's order
             (``("written", "up to date", "failed")``); the last one counts failures.
         failed: environments that failed without a line of their own.
+        noun: what the summary counts (``root modules`` when components are listed).
     """
     for outcome in outcomes:
         click.echo(f"{outcome.where}: {outcome.text}", err=True)
@@ -125,7 +132,7 @@ def echo_outcomes(outcomes: Sequence[Outcome], states: Sequence[str], *, failed:
         counts = Counter(o.state for o in outcomes)
         counts[states[-1]] += failed
         parts = ", ".join(f"{counts[s]} {s}" for s in states)
-        click.echo(f"{total} environments: {parts}", err=True)
+        click.echo(f"{total} {noun}: {parts}", err=True)
 
 
 def echo_report(
@@ -134,6 +141,7 @@ def echo_report(
     failures: Sequence[tuple[Sequence[object], int, str | None]],
     *,
     debug: bool = False,
+    noun: str = "environments",
 ) -> int | None:
     """A run's report on stderr: errors first, then one line per environment and a summary.
 
@@ -144,6 +152,7 @@ def echo_report(
         states: the summary's states (see :func:`echo_outcomes`).
         failures: ``(problems, exit code, traceback text)`` of each failed environment.
         debug: print each failure's traceback too.
+        noun: what the summary counts (see :func:`echo_outcomes`).
 
     Returns:
         The exit code the run ends with (the highest failure's), or None when none failed.
@@ -153,7 +162,7 @@ def echo_report(
             click.echo(trace, err=True, nl=False)
         echo_problems(problems)
     if len(outcomes) > 1 or not failures:
-        echo_outcomes(outcomes, states)
+        echo_outcomes(outcomes, states, noun=noun)
     return max((code for _problems, code, _trace in failures), default=None)
 
 

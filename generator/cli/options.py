@@ -177,12 +177,14 @@ def jobs_option(func: F) -> F:
     )(func)
 
 
-def run_options(*, suffix: bool = True, jobs: bool = True) -> Callable[[F], F]:
+def run_options(
+    *, suffix: bool = True, jobs: bool = True, components: bool = False
+) -> Callable[[F], F]:
     """The options of every command that runs environments, declared once.
 
-    ENVIRONMENTS, ``--all``, the global options, ``--out`` and ``--set``; ``--suffix`` and
-    ``--jobs`` where the command takes them. The command receives them as keyword
-    arguments and hands them to the CLI's one builder of the core's run options.
+    ENVIRONMENTS, ``--all``, the global options, ``--out`` and ``--set``; ``--suffix``,
+    ``--jobs`` and ``--component`` where the command takes them. The command receives
+    them as keyword arguments and hands them to the CLI's one builder of run options.
     """
     decorators: list[Callable[[F], F]] = [
         environments_argument(required=False),
@@ -195,6 +197,8 @@ def run_options(*, suffix: bool = True, jobs: bool = True) -> Callable[[F], F]:
         decorators.append(suffix_option)
     if jobs:
         decorators.append(jobs_option)
+    if components:
+        decorators.append(component_option)
 
     def wrap(func: F) -> F:
         for decorator in reversed(decorators):
@@ -209,6 +213,17 @@ def force_option(func: F) -> F:
     return click.option("--force", is_flag=True, help="Overwrite generated files edited by hand.")(
         func
     )
+
+
+def component_option(func: F) -> F:
+    """``--component NAME`` (repeatable): only these components of a stack with components."""
+    return click.option(
+        "--component",
+        "components",
+        multiple=True,
+        metavar="NAME",
+        help="Only this component of each environment (repeatable; default: all).",
+    )(func)
 
 
 def check_selection(environments: Sequence[str], all_environments: bool) -> None:

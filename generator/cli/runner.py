@@ -74,6 +74,7 @@ def selection(
             overrides=tuple(Override.parse(s) for s in params["sets"]),
             suffix=params.get("suffix"),
             workers=params.get("jobs"),
+            components=tuple(params.get("components", ())),
             progress=progress,
             **fixed,
         )
@@ -86,6 +87,8 @@ def report_code(
     lines: Sequence[Outcome],
     states: Sequence[str],
     failed: Sequence[EnvironmentResult],
+    *,
+    components: bool = False,
 ) -> int | None:
     """Print a run's report (see :func:`echo_report`); its highest failure code, or None."""
     return echo_report(
@@ -93,4 +96,5 @@ def report_code(
         states,
         [(r.error.problems, r.error.exit_code, r.trace) for r in failed if r.error is not None],
         debug=debug_of(ctx),
+        noun="root modules" if components else "environments",
     )

@@ -1,13 +1,18 @@
-"""tfgen list: every environment with its region and state location, as a table or JSON."""
+"""tfgen list: every environment with its region and state location, as a table or JSON.
+
+For a stack with components, each environment also lists its components (folder and state
+key), the edges between them and the apply waves; :func:`graph_text` draws the graph.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.engine.core import fill_core_defaults
 from generator.errors import ConfigError, TfgenError, merge_errors
@@ -18,9 +23,17 @@ from generator.inputs.environment import (
     locator,
 )
 from generator.inputs.interpolate import interpolate_tree
-from generator.layout import ENVIRONMENTS_DIR
+from generator.inputs.yamldoc import MAX_FILE_BYTES
+from generator.layout import ENVIRONMENTS_DIR, OUT_DIR, STACK_FILE, TEMPLATES_DIR
+
+if TYPE_CHECKING:
+    from generator.components.graph import ComponentGraph
+    from generator.engine.stack import Stack
 
 _COLUMNS = ("NAME", "REGION", "BUCKET", "KEY")
+# A stack.yaml that may declare components (a top-level `components:` key); one that cannot
+# is not loaded at all, so listing stays as light as before (no Jinja, no schema).
+_DECLARES_COMPONENTS = re.compile(rb"^components\s*:", re.MULTILINE)
 _ABSENT = "-"
 
 
@@ -117,14 +130,40 @@ def list_summaries(
     return summaries
 
 
-def summaries_json(summaries: Sequence[EnvironmentSummary]) -> str:
+def load_graph(project_dir: Path) -> tuple[Stack, ComponentGraph] | None:
+    """The project's stack and component graph, or None for a stack without components.
+
+    Raises:
+        ConfigError: the stack is broken, or its components read each other in a cycle.
+    """
+    try:
+        with (project_dir / TEMPLATES_DIR / STACK_FILE).open("rb") as stack_file:
+            text = stack_file.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None  # no stack file: no components (a broken stack fails render, not list)
+    if not _DECLARES_COMPONENTS.search(text):
+        return None
+    from generator.project import load_project  # here: Jinja only for a stack with components
+
+    project = load_project(project_dir)
+    return None if project.graph is None else (project.stack, project.graph)
+
+
+def summaries_json(
+    summaries: Sequence[EnvironmentSummary],
+    components: tuple[Stack, ComponentGraph] | None = None,
+) -> str:
     """A JSON array of objects, one line, usable as a CI matrix as it is.
 
     Each object has name, file, region, bucket, key and endpoint (null unless the
-    environment talks to an emulator, so CI can leave those out).
+    environment talks to an emulator, so CI can leave those out). With components, each
+    also has ``components`` (name, folder, state key: null when the stack sets it by a
+    template), ``edges`` (producer, consumer, the outputs read) and ``waves`` (a list of
+    lists of names, in apply order; destroy is the waves reversed).
     """
-    rows = [
-        {
+    rows = []
+    for s in summaries:
+        row: dict[str, Any] = {
             "name": s.name,
             "file": s.source,
             "region": s.region,
@@ -132,9 +171,53 @@ def summaries_json(summaries: Sequence[EnvironmentSummary]) -> str:
             "key": s.key,
             "endpoint": s.endpoint,
         }
-        for s in summaries
-    ]
+        if components is not None:
+            row.update(_component_rows(s, *components))
+        rows.append(row)
     return json.dumps(rows, separators=(",", ":")) + "\n"
+
+
+def _component_rows(
+    summary: EnvironmentSummary, stack: Stack, graph: ComponentGraph
+) -> dict[str, Any]:
+    def key(name: str, templated: bool) -> str | None:
+        if templated or summary.key is None:
+            return None
+        folder, _, file = summary.key.rpartition("/")
+        return f"{folder}/{name}/{file}" if folder else f"{name}/{file}"
+
+    edges = []
+    for edge in graph.edges:
+        consumer = next(c for c in stack.components if c.name == edge.consumer)
+        outputs = sorted({r.output for r in consumer.references if r.producer == edge.producer})
+        edges.append({"producer": edge.producer, "consumer": edge.consumer, "outputs": outputs})
+    return {
+        "components": [
+            {
+                "name": c.name,
+                "dir": f"{OUT_DIR}/{summary.name}/{c.name}",
+                "key": key(c.name, c.key is not None),
+            }
+            for c in stack.components
+        ],
+        "edges": edges,
+        "waves": [list(wave) for wave in graph.waves],
+    }
+
+
+def graph_text(graph: ComponentGraph) -> str:
+    """The component graph as Graphviz DOT, then as a Mermaid flowchart.
+
+    It is the same for every environment: the edges come from the templates.
+    """
+    from generator.components.graph import graph_dot, graph_mermaid
+
+    return (
+        "// Graphviz DOT (dot -Tsvg)\n"
+        + graph_dot(graph)
+        + "\n%% Mermaid (a ```mermaid block in Markdown)\n"
+        + graph_mermaid(graph)
+    )
 
 
 def summaries_table(summaries: Sequence[EnvironmentSummary]) -> str:

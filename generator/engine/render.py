@@ -12,7 +12,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ import jinja2
 
 from generator.engine.core import EnvironmentConfig
 from generator.engine.origins import template_lines
+from generator.engine.references import BadReferenceError, ComponentNamespace
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, make_env, time_limit
 from generator.engine.stack import Stack
 from generator.errors import Problem, RenderError
@@ -110,6 +111,8 @@ def render_environment(
     source: str,
     subfolder: str | None = None,
     command: str = "render",
+    templates: Sequence[str] | None = None,
+    component: ComponentNamespace | None = None,
 ) -> dict[str, str]:
     """Render every template for one environment, in memory.
 
@@ -120,6 +123,9 @@ def render_environment(
         subfolder: render the templates of this subfolder (``bootstrap``) instead of
             the top-level ones; they may still include shared templates from the root.
         command: the tfgen command named in each file's header.
+        templates: render only these top-level templates (a component's).
+        component: what templates see as ``component`` (the outputs of other components);
+            None leaves the name undefined, as in a stack without components.
 
     Returns:
         Output file name -> text, in sorted order. Empty renders are left out.
@@ -131,6 +137,9 @@ def render_environment(
     prefix = f"{subfolder}/" if subfolder else ""
     found = template_names(stack.templates_dir / prefix, stack.file_display(prefix).rstrip("/"))
     names = [prefix + n for n in found]
+    if templates is not None:
+        names = [n for n in names if n in templates]
+    extra: dict[str, Any] = {} if component is None else {"component": component}
     if not names:
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))
@@ -141,7 +150,7 @@ def render_environment(
     try:
         with time_limit(RENDER_SECONDS):
             for name in names:
-                text = _render_one(env, stack, name, config.values, remaining)
+                text = _render_one(env, stack, name, config.values, remaining, extra)
                 remaining -= len(text)
                 if not text.strip():
                     continue  # a template may render nothing for environments it does not apply to
@@ -180,13 +189,18 @@ def _with_header(output: str, header: str, text: str) -> str:
 
 
 def _render_one(
-    env: jinja2.Environment, stack: Stack, name: str, values: Mapping[str, Any], remaining: int
+    env: jinja2.Environment,
+    stack: Stack,
+    name: str,
+    values: Mapping[str, Any],
+    remaining: int,
+    extra: Mapping[str, Any],
 ) -> str:
     display = stack.file_display(name)
     try:
         chunks: list[str] = []
         size = 0
-        stream = env.get_template(name).generate(env=values)
+        stream = env.get_template(name).generate(env=values, **extra)
         for chunk in stream:
             size += len(chunk)
             if size > MAX_FILE_OUTPUT or size > remaining:
@@ -202,6 +216,9 @@ def _render_one(
         raise RenderError(Problem(msg, path=path, line=line)) from err
     except _OutputTooLarge as err:
         path, line = err.where if err.where is not None else (display, None)
+        raise RenderError(Problem(str(err), path=path, line=line)) from err
+    except BadReferenceError as err:
+        path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
         where = stack.file_display(err.name) if err.name else display

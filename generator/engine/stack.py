@@ -6,8 +6,9 @@ A stack declares, beside its templates:
   merges it with its core (:data:`generator.engine.core.CORE_SCHEMA`) and closes the top level.
 * ``templates/stack.yaml``: ``derived`` values (Jinja expressions computed once per
   environment, in order), ``rules`` (an expression that must hold, the message and the key
-  it blames, optionally ``when`` and ``each``) and ``not_secret`` (keys whose names only
-  look like secrets).
+  it blames, optionally ``when`` and ``each``), ``not_secret`` (keys whose names only
+  look like secrets) and ``components`` (several root modules per environment, each with
+  its own state: ``name: {templates: [...], key: "<state key template>"}``).
 
 Everything is checked when the stack is loaded, before any environment: a broken schema,
 an unknown format, a remote ``$ref`` or an expression that does not compile is an error at
@@ -17,6 +18,7 @@ its core and passes every other key to the templates as data.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
@@ -31,6 +33,12 @@ from typing import Any
 import jinja2
 
 from generator.engine.core import CORE_SCHEMA
+from generator.engine.references import (
+    REFERENCE_ROOT,
+    Reference,
+    scan_references,
+    unknown_component_message,
+)
 from generator.engine.sandbox import (
     RENDER_SECONDS,
     RenderTimeout,
@@ -43,11 +51,14 @@ from generator.errors import ConfigError, Problem
 from generator.inputs import yamlcache as doccache
 from generator.inputs.yamldoc import MAX_FILE_BYTES, YamlDoc
 from generator.inputs.yamlsource import parse_yaml_bytes, read_bounded
-from generator.layout import SCHEMA_FILE, STACK_FILE, TEMPLATES_DIR
+from generator.layout import SCHEMA_FILE, STACK_FILE, TEMPLATE_SUFFIX, TEMPLATES_DIR
 
 _RULE_KEYS = frozenset({"key", "rule", "message", "when", "each"})
-_STACK_KEYS = frozenset({"derived", "rules", "not_secret", "description", "adopt"})
+_STACK_KEYS = frozenset({"derived", "rules", "not_secret", "description", "adopt", "components"})
 _ADOPT_KEYS = frozenset({"names"})
+_COMPONENT_KEYS = frozenset({"templates", "key"})
+# A component's name is a folder of out/<env>/ and a Terraform block label.
+_COMPONENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 Expression = Callable[..., Any]
 _ADOPT_TARGET = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*\.[a-z_][a-z0-9_]*$")
@@ -81,6 +92,31 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Component:
+    """One root module of each environment, with its own folder and state.
+
+    Attributes:
+        name: the component (``out/<env>/<name>/``, the remote-state block's label).
+        templates: the top-level templates it renders (one may serve several components).
+        key: the state key template, or None for the default: the environment's key with
+            ``<name>/`` before its file name (``<project>/<env>/<name>/terraform.tfstate``).
+        references: every ``component.<producer>.<output>`` in its templates, by line.
+        line: the line of its declaration in stack.yaml.
+    """
+
+    name: str
+    templates: tuple[str, ...]
+    key: jinja2.Template | None = None
+    references: tuple[Reference, ...] = ()
+    line: int | None = None
+
+    @property
+    def producers(self) -> tuple[str, ...]:
+        """The components whose outputs this one reads, sorted."""
+        return tuple(sorted({r.producer for r in self.references}))
+
+
+@dataclass(frozen=True)
 class Stack:
     """A loaded, checked stack: its merged schema, validator, derived values and rules."""
 
@@ -96,6 +132,8 @@ class Stack:
     # stack.yaml `adopt.names`: "<address>.<attribute>" -> the dotted environment key that
     # keeps a deployed name (read by `tfgen adopt`).
     adopt_names: tuple[tuple[str, str], ...] = ()
+    # stack.yaml `components`, in declaration order; empty: one root module per environment.
+    components: tuple[Component, ...] = ()
 
     def file_display(self, name: str) -> str:
         """How messages name one file of the stack (``templates/alb.tf.j2``)."""
@@ -149,6 +187,7 @@ def _load_stack(templates_dir: Path, display: str, signature: tuple[Any, ...]) -
         not_secret=found.not_secret,
         display=display,
         adopt_names=found.adopt_names,
+        components=found.components,
     )
 
 
@@ -160,6 +199,7 @@ class _StackFile:
     rules: tuple[Rule, ...] = ()
     not_secret: tuple[str, ...] = ()
     adopt_names: tuple[tuple[str, str], ...] = ()
+    components: tuple[Component, ...] = ()
 
 
 # --------------------------------------------------------------------------- stack.yaml
@@ -189,11 +229,88 @@ def _load_stack_file(templates_dir: Path, stack_schema: dict[str, Any], display:
         compiler.problem(message, ("not_secret",))
         not_secret = []
     adopt_names = _adopt_names(doc.data.get("adopt", {}), compiler)
+    components: tuple[Component, ...] = ()
+    if "components" in doc.data:
+        components = _components(doc.data["components"], compiler, templates_dir)
     if compiler.problems:
         raise ConfigError(*compiler.problems)
     if not stored:
         _store_entry(entry_key, doc, codes)
-    return _StackFile(derived, rules, tuple(not_secret), adopt_names)
+    return _StackFile(derived, rules, tuple(not_secret), adopt_names, components)
+
+
+def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Component, ...]:
+    """``components``: each a name with its templates (and optionally its state key)."""
+    if not isinstance(raw, dict) or not raw:
+        compiler.problem("components maps a name to {templates: [...], key: ...}", ("components",))
+        return ()
+    display = compiler.display.rpartition("/")[0] or TEMPLATES_DIR
+    available = sorted(
+        p.name
+        for p in templates_dir.iterdir()
+        if p.is_file() and p.name.endswith(TEMPLATE_SUFFIX) and not p.name.startswith("_")
+    )
+    found: list[Component] = []
+    used: set[str] = set()
+    for name, body in raw.items():
+        here = ("components", str(name))
+        if not isinstance(name, str) or not _COMPONENT_NAME.fullmatch(name):
+            compiler.problem(
+                "a component's name is 1 to 32 lowercase letters, digits and '_', "
+                "starting with a letter",
+                here,
+            )
+            continue
+        if not isinstance(body, dict):
+            compiler.problem("a component is a mapping with `templates` (and `key`)", here)
+            continue
+        for key in body:
+            if key not in _COMPONENT_KEYS:
+                allowed = ", ".join(sorted(_COMPONENT_KEYS))
+                compiler.problem(f"unknown key (allowed: {allowed})", (*here, str(key)))
+        templates = _component_templates(body.get("templates"), compiler, here, available)
+        used.update(templates)
+        key_template = None
+        if "key" in body:
+            key_template = compiler.template(body["key"], (*here, "key"))
+        env = make_env(templates_dir)
+        references = scan_references(env, templates, lambda n: f"{display}/{n}")
+        found.append(Component(name, templates, key_template, references, compiler.lines.get(here)))
+    names = [c.name for c in found]
+    for component in found:
+        for ref in component.references:
+            if ref.producer not in names:
+                message = unknown_component_message(ref.producer, names)
+                key = f"{REFERENCE_ROOT}.{ref.producer}.{ref.output}"
+                compiler.problems.append(Problem(message, path=ref.file, line=ref.line, key=key))
+    unused = [n for n in available if n not in used]
+    if unused and found:
+        compiler.problem(
+            f"{', '.join(unused)} belong(s) to no component: list each under the "
+            "`templates` of the components that render it",
+            ("components",),
+        )
+    return tuple(found)
+
+
+def _component_templates(
+    raw: Any, compiler: _Compiler, here: tuple[str, ...], available: list[str]
+) -> tuple[str, ...]:
+    where = (*here, "templates")
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+        compiler.problem("templates is a non-empty list of template names (x.tf.j2)", where)
+        return ()
+    found: list[str] = []
+    for name in raw:
+        if name in found:
+            compiler.problem(f"{name} is listed twice", where)
+        elif name not in available:
+            close = difflib.get_close_matches(name, available, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            compiler.problem(f"no top-level template {name!r} in the stack{hint}", where)
+        else:
+            found.append(name)
+    return tuple(found)
 
 
 def _adopt_names(raw: Any, compiler: _Compiler) -> tuple[tuple[str, str], ...]:

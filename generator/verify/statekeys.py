@@ -1,4 +1,8 @@
-"""One state per environment: find environments of a run that share a state (bucket, key)."""
+"""One state per root module: find environments (or components) of a run sharing a state.
+
+A stack with components gives each environment several states, one per component; each of
+them must be unique across all environments of the run as well as within one.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,20 @@ from generator.errors import ConfigError, Problem
 
 @dataclass(frozen=True)
 class StateRef:
-    """Where one environment keeps its state, and which file says so."""
+    """Where one environment (or one component of it) keeps its state, and which file says so."""
 
     name: str
     source: str
     bucket: str
     key: str
+    component: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``environment 'dev'`` or ``component 'network' of 'dev'``."""
+        if self.component is None:
+            return f"environment {self.name!r}"
+        return f"component {self.component!r} of environment {self.name!r}"
 
 
 def state_key_collisions(
@@ -30,29 +42,41 @@ def state_key_collisions(
 
     Returns:
         Environment name -> the error that names both files, for each environment
-        of ``refs`` that shares its state with another (compared case-sensitively).
+        of ``refs`` that shares a state with another environment or component
+        (compared case-sensitively); a shared state fails the whole environment.
     """
     by_state: dict[tuple[str, str], list[StateRef]] = {}
     for ref in [*refs, *(o for o in others if o.name not in {r.name for r in refs})]:
         by_state.setdefault((ref.bucket, ref.key), []).append(ref)
     in_run = {r.name for r in refs}
-    found: dict[str, ConfigError] = {}
+    problems: dict[str, list[Problem]] = {}
     for (bucket, key), sharing in by_state.items():
         if len(sharing) < 2:
             continue
         for ref in sharing:
             if ref.name not in in_run:
                 continue
-            problems = [
+            owner = "" if ref.component is None else f"{ref.label}: "
+            problems.setdefault(ref.name, []).extend(
                 Problem(
-                    f"state s3://{bucket}/{key} is also the state of environment "
-                    f"{other.name!r} ({other.source}); two environments sharing one state "
-                    "overwrite each other's state: give one of them its own backend.key",
+                    f"{owner}state s3://{bucket}/{key} is also the state of {other.label} "
+                    f"({other.source}); {_why(ref, other)}",
                     path=ref.source,
                     key="backend.key",
                 )
                 for other in sharing
                 if other is not ref
-            ]
-            found[ref.name] = ConfigError(*problems)
-    return found
+            )
+    return {name: ConfigError(*found) for name, found in problems.items()}
+
+
+def _why(ref: StateRef, other: StateRef) -> str:
+    if ref.component is None and other.component is None:
+        return (
+            "two environments sharing one state overwrite each other's state: "
+            "give one of them its own backend.key"
+        )
+    return (
+        "two root modules sharing one state overwrite each other's state: give one of "
+        "them its own key (components.<name>.key in templates/stack.yaml)"
+    )

@@ -22,6 +22,7 @@ FLOORS: dict[str, int] = {
     "verify": 3,
     "output": 3,
     "adopt": 4,
+    "components": 4,
     "project": 5,
     "pipeline": 6,
     "commands": 7,

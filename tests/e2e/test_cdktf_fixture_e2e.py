@@ -3,10 +3,12 @@
 The end-to-end test applies the committed ``cdk.tf.json`` (plain Terraform JSON, synthesized
 by ``make cdktf-fixture``; neither cdktf nor node is needed here) into moto_server, checks that
 the seed's names exist, and that ``expected_moves.json`` names exactly the managed objects of
-the state. It then renders tfgen's ``environment.yaml`` against the same state, writes the
-expected ``moved``/``removed`` blocks, and checks that the plan deletes and replaces nothing.
-The offline tests check that expected_moves.json agrees with cdk.tf.json and tfgen's render.
-Run alone with ``.venv/bin/python -m pytest tests/test_cdktf_fixture_e2e.py``.
+the state. It is then the README's "Moving from CDKTF", followed step by step:
+``terraform state pull``, ``tfgen adopt`` (whose moves must be exactly expected_moves.json),
+``tfgen render``, a plan that deletes and replaces nothing, ``tfgen gate``, apply, and a
+second plan that is empty. The offline tests check that expected_moves.json agrees with
+cdk.tf.json and tfgen's render. Run alone with
+``.venv/bin/python -m pytest -m e2e tests/e2e/test_cdktf_fixture_e2e.py``.
 """
 
 from __future__ import annotations
@@ -79,16 +81,6 @@ def rendered_resources(out: Path) -> dict[str, str | None]:
                     repeat = next((k for k in ("count", "for_each") if k in body), None)
                     found[f"{kind.strip(chr(34))}.{name.strip(chr(34))}"] = repeat
     return found
-
-
-def moved_tf(data: dict[str, Any]) -> str:
-    """The moved and removed blocks expected_moves.json stands for."""
-    blocks = [f"moved {{\n  from = {a}\n  to   = {b}\n}}\n" for a, b in data["moves"].items()]
-    blocks += [
-        f"removed {{\n  from = {a}\n\n  lifecycle {{\n    destroy = false\n  }}\n}}\n"
-        for a in data["removed"]
-    ]
-    return "\n".join(blocks)
 
 
 def backend_hcl(url: str) -> str:

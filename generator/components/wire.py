@@ -1,0 +1,339 @@
+"""Render one environment's components and wire them: checked before anything is written.
+
+Each component renders its own templates with its own state key, and is verified like any
+root module. Then, across components: every output a template reads is declared by its
+producer (parsed back from the producer's rendered ``output`` blocks) and carries no
+secret; all components agree on ``required_version`` and the provider constraints; and
+each consumer gets :data:`REMOTE_STATE_FILE`, whose ``terraform_remote_state`` blocks are
+copied from the producers' rendered ``backend.hcl``, so they cannot point at another state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from generator.components.graph import ComponentGraph
+from generator.engine.core import EnvironmentConfig, build_config
+from generator.engine.filters import hcl_attrs
+from generator.engine.formats import state_key_problem
+from generator.engine.references import ComponentNamespace, Reference, did_you_mean
+from generator.engine.render import HEADER, render_environment
+from generator.engine.stack import Component, Stack
+from generator.errors import ConfigError, Problem, RenderError, TfgenError, VerifyError
+from generator.layout import STACK_FILE, TEMPLATES_DIR
+from generator.verify.rules import (
+    BACKEND_FILE,
+    NotALiteralError,
+    check_no_endpoints,
+    decode_hcl_string,
+    parse_hcl,
+    verify_rendered,
+)
+
+REMOTE_STATE_FILE = "tfgen_remote_state.tf"
+STATE_FILE_NAME = "terraform.tfstate"
+# The producer's backend.hcl settings a remote-state reader needs (not locking or encryption).
+_READ_SETTINGS = (
+    "bucket",
+    "key",
+    "region",
+    "endpoints",
+    "use_path_style",
+    "skip_credentials_validation",
+    "skip_requesting_account_id",
+    "skip_metadata_api_check",
+)
+# An output whose name or value looks like a secret (an ARN or id of one is fine).
+_SECRET_NAME = re.compile(
+    r"(password|passwd|passphrase|private_key|secret_string|secret_binary|token|credential"
+    r"|(^|_)secret$)",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(
+    r"(\.password\b|\bpassword\b|secret_string|secret_binary|private_key|random_password\.|"
+    r"\.token\b|access_key\.[a-z_]+\.secret\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RenderedComponent:
+    """One component of one environment, rendered, verified and wired, not yet written."""
+
+    name: str
+    config: EnvironmentConfig  # the environment with this component's state key
+    files: dict[str, str]
+    display: str  # out/<env>/<component>
+
+
+def component_key(config: EnvironmentConfig, component: Component) -> str:
+    """The state key of ``component``.
+
+    Its ``key`` template, or the environment's key with ``<component>/`` before the file
+    name (``<project>/<env>/<component>/terraform.tfstate``).
+
+    Raises:
+        ConfigError: the key template fails, or renders a key S3 or Terraform refuses.
+    """
+    path, line = f"{TEMPLATES_DIR}/{STACK_FILE}", component.line
+    where = f"components.{component.name}.key"
+    if component.key is None:
+        folder, _, file = config.backend.key.rpartition("/")
+        return f"{folder}/{component.name}/{file}" if folder else f"{component.name}/{file}"
+    try:
+        key = component.key.render(env=config.values).strip()
+    except Exception as err:  # the stack author's template: contain all
+        msg = f"state key template error: {err}"
+        raise ConfigError.at(msg, path=path, line=line, key=where) from err
+    problem = state_key_problem(key) if key else "the state key template renders nothing"
+    if problem:
+        msg = f"{key!r}: {problem}"
+        raise ConfigError.at(msg, path=path, line=line, key=where)
+    return key
+
+
+def component_config(config: EnvironmentConfig, component: Component) -> EnvironmentConfig:
+    """The environment as ``component`` sees it: ``env.backend.key`` is its own state key."""
+    key = component_key(config, component)
+    backend = {**config.values["backend"], "key": key}
+    values = {**config.values, "backend": backend}
+    return replace(build_config(values), values=values)
+
+
+def render_components(
+    stack: Stack,
+    graph: ComponentGraph,
+    config: EnvironmentConfig,
+    *,
+    source: str,
+    out_prefix: str,
+    only: Sequence[str] = (),
+) -> tuple[RenderedComponent, ...]:
+    """Render, verify and wire the components of one environment, in apply order.
+
+    Args:
+        stack: the loaded stack (with components).
+        graph: its component graph.
+        config: the validated environment.
+        source: the environment file, named in each file's header.
+        out_prefix: how the environment's output folder is named (``out/prod``).
+        only: render these components (and, to check them, the ones they read); all
+            when empty.
+
+    Returns:
+        The components asked for, in apply order.
+
+    Raises:
+        RenderError: a template fails, reads an unknown component, an output its producer
+            does not declare, or an output that carries a secret (at the template line).
+        VerifyError: a component's output fails verification, or components disagree on
+            ``required_version`` or provider constraints.
+        ConfigError: a component's state key template fails.
+    """
+    by_name = {c.name: c for c in stack.components}
+    wanted = list(only) or list(graph.components)
+    needed = set(wanted) | {p for n in wanted for p in graph.producers_of(n)}
+    order = [n for wave in graph.waves for n in wave if n in needed]
+    rendered: dict[str, RenderedComponent] = {}
+    parsed: dict[str, dict[str, dict[str, Any]]] = {}
+    used: dict[str, list[Reference]] = {}
+    for name in order:
+        component = by_name[name]
+        display = f"{out_prefix}/{name}"
+        try:
+            cfg = component_config(config, component)
+            found: list[Reference] = []
+            namespace = ComponentNamespace(graph.components, name, found, stack.file_display)
+            files = render_environment(
+                stack, cfg, source=source, templates=component.templates, component=namespace
+            )
+            _check_static(component, found)
+            parsed[name] = verify_rendered(files, cfg, out_prefix=display)
+        except TfgenError as err:
+            raise in_component(err, name) from err
+        if REMOTE_STATE_FILE in files:
+            msg = f"{REMOTE_STATE_FILE} is tfgen's own file in a component; rename the template"
+            raise VerifyError.at(msg, path=f"{display}/{REMOTE_STATE_FILE}")
+        used[name] = found
+        rendered[name] = RenderedComponent(name, cfg, files, display)
+    problems = [p for name in order for p in _output_problems(used[name], parsed)]
+    if problems:
+        raise RenderError(*problems)
+    agreement = _version_problems(order, parsed, rendered)
+    if agreement:
+        raise VerifyError(*agreement)
+    result: list[RenderedComponent] = []
+    for name in order:
+        if name not in wanted:
+            continue
+        item = rendered[name]
+        producers = sorted({r.producer for r in used[name]})
+        if producers:
+            text = _remote_state_text(producers, rendered, parsed, config, source)
+            _verify_remote_state(text, item)
+            files = dict(sorted({**item.files, REMOTE_STATE_FILE: text}.items()))
+            item = replace(item, files=files)
+        result.append(item)
+    return tuple(result)
+
+
+def in_component(err: TfgenError, name: str) -> TfgenError:
+    """``err`` with each problem saying which component it belongs to (same class and code)."""
+    problems = [replace(p, message=f"component {name}: {p.message}") for p in err.problems]
+    wrapped = type(err)(*problems) if type(err).__init__ is TfgenError.__init__ else err
+    wrapped.exit_code = err.exit_code
+    return wrapped
+
+
+def _check_static(component: Component, found: Sequence[Reference]) -> None:
+    """A reference made at render time must be written as ``component.<name>.<output>``."""
+    static = {(r.producer, r.output) for r in component.references}
+    for ref in found:
+        if (ref.producer, ref.output) not in static:
+            msg = (
+                f"component.{ref.producer}.{ref.output} is read through a computed name; "
+                "write it as component.<name>.<output> so tfgen can order the components"
+            )
+            raise RenderError.at(msg, path=ref.file, line=ref.line)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _outputs(parsed: Mapping[str, dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Output name -> (file, body) of a component's parsed files."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for file, doc in sorted(parsed.items()):
+        for block in doc.get("output", []) if isinstance(doc.get("output"), list) else []:
+            if not isinstance(block, dict):
+                continue
+            for label, body in block.items():
+                if isinstance(body, dict):
+                    found[label.strip('"')] = (file, body)
+    return found
+
+
+def _output_problems(
+    refs: Sequence[Reference], parsed: Mapping[str, Mapping[str, dict[str, Any]]]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for ref in refs:
+        outputs = _outputs(parsed[ref.producer])
+        key = f"component.{ref.producer}.{ref.output}"
+        if ref.output not in outputs:
+            listed = ", ".join(sorted(outputs)) or "none"
+            msg = (
+                f"component {ref.producer} declares no output {ref.output!r}"
+                f"{did_you_mean(ref.output, sorted(outputs))}; its outputs: {listed}"
+            )
+            problems.append(Problem(msg, path=ref.file, line=ref.line, key=key))
+            continue
+        file, body = outputs[ref.output]
+        why = _secret_reason(ref.output, body)
+        if why:
+            msg = (
+                f"output {ref.output!r} of component {ref.producer} ({file}) {why}; a remote "
+                "state reader can read the producer's whole state, so tfgen never wires a "
+                "secret: output the secret's ARN and read it where it is used"
+            )
+            problems.append(Problem(msg, path=ref.file, line=ref.line, key=key))
+    return problems
+
+
+def _secret_reason(name: str, body: Mapping[str, Any]) -> str | None:
+    if body.get("sensitive") is True:
+        return "is sensitive"
+    if _SECRET_NAME.search(name) and not name.endswith(("_arn", "_id", "_name")):
+        return "is named like a secret"
+    if _SECRET_VALUE.search(json.dumps(body.get("value"), default=str)):
+        return "carries a secret value"
+    return None
+
+
+def _terraform_pins(parsed: Mapping[str, dict[str, Any]]) -> tuple[str, str] | None:
+    """(file, JSON of required_version and required_providers) of a component, or None."""
+    for file, doc in sorted(parsed.items()):
+        for block in doc.get("terraform", []) if isinstance(doc.get("terraform"), list) else []:
+            if isinstance(block, dict) and "required_version" in block:
+                providers = [
+                    {k: v for k, v in p.items() if not k.startswith("__")}
+                    for p in block.get("required_providers", [])
+                    if isinstance(p, dict)
+                ]
+                pins = {"required_version": block["required_version"], "providers": providers}
+                return file, json.dumps(pins, sort_keys=True, default=str)
+    return None
+
+
+def _version_problems(
+    order: Sequence[str],
+    parsed: Mapping[str, Mapping[str, dict[str, Any]]],
+    rendered: Mapping[str, RenderedComponent],
+) -> list[Problem]:
+    pins = {n: p for n in order if (p := _terraform_pins(parsed[n])) is not None}
+    if len({p[1] for p in pins.values()}) <= 1:
+        return []
+    first = order[0] if order[0] in pins else next(iter(pins))
+    return [
+        Problem(
+            f"component {name} pins terraform and providers as {pins[name][1]}, but component "
+            f"{first} pins {pins[first][1]}: all components of an environment agree on "
+            "required_version and required_providers",
+            path=f"{rendered[name].display}/{pins[name][0]}",
+        )
+        for name in pins
+        if pins[name][1] != pins[first][1]
+    ]
+
+
+# --------------------------------------------------------------------------- remote state
+
+
+def _read_config(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The producer's backend.hcl settings a reader needs, as plain values."""
+    return {k: _plain(doc[k]) for k in _READ_SETTINGS if k in doc}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, str):
+        try:
+            return decode_hcl_string(value)
+        except NotALiteralError:
+            return value
+    return value
+
+
+def _remote_state_text(
+    producers: Sequence[str],
+    rendered: Mapping[str, RenderedComponent],
+    parsed: Mapping[str, Mapping[str, dict[str, Any]]],
+    config: EnvironmentConfig,
+    source: str,
+) -> str:
+    header = HEADER.format(source=source, name=config.name, command="render")
+    blocks: list[str] = []
+    for producer in producers:
+        settings = _read_config(parsed[producer][BACKEND_FILE])
+        blocks.append(
+            f"# The outputs of component {producer}, from its state "
+            f"(settings copied from {rendered[producer].display}/{BACKEND_FILE}).\n"
+            f'data "terraform_remote_state" "{producer}" {{\n'
+            '  backend = "s3"\n'
+            "  config = {\n" + hcl_attrs(settings, 4) + "\n  }\n}\n"
+        )
+    return header + "\n" + "\n".join(blocks)
+
+
+def _verify_remote_state(text: str, item: RenderedComponent) -> None:
+    display = f"{item.display}/{REMOTE_STATE_FILE}"
+    parsed = parse_hcl(display, text)
+    if item.config.endpoint is None and item.config.backend.endpoint is None:
+        problems = check_no_endpoints({REMOTE_STATE_FILE: parsed}, item.display)
+        if problems:
+            raise VerifyError(*problems)

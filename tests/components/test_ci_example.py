@@ -1,0 +1,62 @@
+"""The GitHub Actions example reads the waves from `tfgen list --json` and applies in order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli.app import cli
+from tests.conftest import ROOT
+
+WORKFLOW = ROOT / "examples" / "components-ci" / "deploy.yml"
+
+
+def _apply_script() -> str:
+    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    steps = doc["jobs"]["deploy"]["steps"]
+    (step,) = [s for s in steps if s.get("name") == "Plan and apply, wave by wave"]
+    script: str = step["run"]
+    return script
+
+
+def test_the_workflow_is_two_jobs_fed_by_list_json() -> None:
+    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert set(doc["jobs"]) == {"environments", "deploy"}
+    assert doc["jobs"]["deploy"]["needs"] == "environments"
+    runs = [s.get("run", "") for s in doc["jobs"]["environments"]["steps"]]
+    assert 'echo "matrix=$(tfgen list --json)" >> "$GITHUB_OUTPUT"' in runs
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="no jq")
+def test_the_script_applies_wave_by_wave(
+    runner: CliRunner, components_project: Path, tmp_path: Path
+) -> None:
+    listed = runner.invoke(cli, ["list", "--json", "--project-dir", str(components_project)])
+    assert listed.exit_code == 0, listed.stderr
+    (dev,) = [row for row in json.loads(listed.stdout) if row["name"] == "dev"]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    log = tmp_path / "terraform.log"
+    (fake / "terraform").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\n', encoding="utf-8")
+    (fake / "terraform").chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-c", _apply_script()],
+        env={"PATH": f"{fake}:/usr/bin:/bin", "ENVIRONMENT": json.dumps(dev)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text(encoding="utf-8").splitlines()
+    expected = [
+        f"-chdir=out/dev/{name} {verb}"
+        for name in ("network", "data", "app")
+        for verb in ("init", "plan", "apply")
+    ]
+    assert calls == expected

@@ -1,0 +1,413 @@
+"""Rendering components: folders, state keys, remote state, and the render-time checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from generator.cli.app import cli
+from generator.components.wire import REMOTE_STATE_FILE
+from tests.conftest import write_tree
+
+ENVIRON = {"TERRAFORM_STATE_BUCKET": "acme-state-prod"}
+
+
+def invoke(runner: CliRunner, project: Path, *args: str) -> Any:
+    return runner.invoke(cli, [*args, "--project-dir", str(project)], env=ENVIRON)
+
+
+def files_of(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_each_component_renders_into_its_own_folder(
+    runner: CliRunner, components_project: Path
+) -> None:
+    result = invoke(runner, components_project, "render", "dev")
+    assert result.exit_code == 0, result.stderr
+    out = components_project / "out" / "dev"
+    assert files_of(out) == ["app", "data", "network"]
+    assert files_of(out / "network") == [
+        ".tfgen-manifest.json",
+        "backend.hcl",
+        "network.tf",
+        "versions.tf",
+    ]
+    assert files_of(out / "app") == [
+        ".tfgen-manifest.json",
+        "app.tf",
+        "backend.hcl",
+        REMOTE_STATE_FILE,
+        "versions.tf",
+    ]
+    for name in ("network", "data", "app"):
+        backend = (out / name / "backend.hcl").read_text(encoding="utf-8")
+        assert f'key          = "acme/dev/{name}/terraform.tfstate"\n' in backend
+    assert result.stderr.splitlines() == [
+        "out/dev/network: 3 file(s) changed",
+        "out/dev/data: 4 file(s) changed",
+        "out/dev/app: 4 file(s) changed",
+        "3 root modules: 3 written, 0 up to date, 0 failed",
+    ]
+
+
+def test_a_reference_renders_the_remote_state_expression(
+    runner: CliRunner, components_project: Path
+) -> None:
+    assert invoke(runner, components_project, "render", "dev").exit_code == 0
+    app = (components_project / "out/dev/app/app.tf").read_text(encoding="utf-8")
+    assert "  vpc_id = data.terraform_remote_state.network.outputs.vpc_id\n" in app
+    assert "    Secret = data.terraform_remote_state.data.outputs.db_secret_arn\n" in app
+
+
+def test_the_remote_state_block_is_copied_from_the_producers_backend(
+    runner: CliRunner, components_project: Path
+) -> None:
+    write_tree(
+        components_project,
+        {
+            "environments/local.yaml": """
+                endpoint: http://127.0.0.1:5000
+                network:
+                  vpc_cidr: 10.40.0.0/16
+            """,
+            # the emulator settings, as a stack renders them for an endpoint
+            "templates/backend.hcl.j2": """
+                {{ {"bucket": env.backend.bucket, "key": env.backend.key,
+                    "region": env.backend.region, "encrypt": true, "use_lockfile": true}
+                   | hcl_attrs }}
+                {% if env.endpoint %}
+                {{ {"endpoints": {"s3": env.endpoint}, "use_path_style": true,
+                    "skip_credentials_validation": true, "skip_requesting_account_id": true,
+                    "skip_metadata_api_check": true} | hcl_attrs }}
+                {% endif %}
+            """,
+        },
+    )
+    result = invoke(runner, components_project, "render", "local", "--component", "data")
+    assert result.exit_code == 0, result.stderr
+    text = (components_project / "out/local/data" / REMOTE_STATE_FILE).read_text(encoding="utf-8")
+    assert text.endswith(
+        "# The outputs of component network, from its state (settings copied from "
+        "out/local/network/backend.hcl).\n"
+        'data "terraform_remote_state" "network" {\n'
+        '  backend = "s3"\n'
+        "  config = {\n"
+        '    bucket = "acme-state-nonprod"\n'
+        '    key    = "acme/local/network/terraform.tfstate"\n'
+        '    region = "eu-west-1"\n'
+        "    endpoints = {\n"
+        '      s3 = "http://127.0.0.1:5000"\n'
+        "    }\n"
+        "    use_path_style              = true\n"
+        "    skip_credentials_validation = true\n"
+        "    skip_requesting_account_id  = true\n"
+        "    skip_metadata_api_check     = true\n"
+        "  }\n"
+        "}\n"
+    )
+    # --component data writes data only (network was rendered to check it, not written)
+    assert files_of(components_project / "out/local") == ["data"]
+
+
+def test_an_output_the_producer_does_not_declare(
+    runner: CliRunner, components_project: Path
+) -> None:
+    write_tree(
+        components_project,
+        {
+            "templates/app.tf.j2": """
+                resource "aws_security_group" "app" {
+                  vpc_id = {{ component.network.vpc_idd }}
+                }
+            """
+        },
+    )
+    result = invoke(runner, components_project, "render", "dev")
+    assert result.exit_code == 1
+    assert (
+        "error: templates/app.tf.j2:2: component.network.vpc_idd: component network declares "
+        "no output 'vpc_idd' (did you mean 'vpc_id'?); its outputs: vpc_cidr, vpc_id\n"
+    ) in result.stderr
+    assert not (components_project / "out").exists()
+
+
+def test_an_output_missing_in_one_environment_only(
+    runner: CliRunner, components_project: Path
+) -> None:
+    write_tree(
+        components_project,
+        {
+            "templates/network.tf.j2": """
+                resource "aws_vpc" "main" {
+                  cidr_block = {{ env.network.vpc_cidr | hcl }}
+                }
+
+                output "vpc_id" {
+                  value = aws_vpc.main.id
+                }
+                {% if env.network.az_count == 3 %}
+
+                output "vpc_cidr" {
+                  value = aws_vpc.main.cidr_block
+                }
+                {% endif %}
+            """,
+            "templates/app.tf.j2": """
+                resource "aws_security_group" "app" {
+                  vpc_id = {{ component.network.vpc_id }}
+                  description = {{ component.network.vpc_cidr }}
+                }
+            """,
+        },
+    )
+    result = invoke(runner, components_project, "render", "--all")
+    assert result.exit_code == 1
+    assert (
+        "templates/app.tf.j2:3: component.network.vpc_cidr: component network declares no "
+        "output 'vpc_cidr'"
+    ) in result.stderr
+    assert "out/prod/app: 4 file(s) changed\n" in result.stderr
+    assert "4 root modules: 3 written, 0 up to date, 1 failed\n" in result.stderr
+    assert not (components_project / "out/dev").exists()
+
+
+def test_a_secret_output_is_refused(runner: CliRunner, components_project: Path) -> None:
+    write_tree(
+        components_project,
+        {
+            "templates/data.tf.j2": """
+                resource "random_password" "db" {
+                  length = 32
+                }
+
+                output "db_secret_arn" {
+                  value = "arn"
+                }
+
+                output "db_password" {
+                  value     = random_password.db.result
+                  sensitive = true
+                }
+            """,
+            "templates/app.tf.j2": """
+                resource "aws_security_group" "app" {
+                  vpc_id = {{ component.network.vpc_id }}
+                  tags = {
+                    Secret = {{ component.data.db_password }}
+                  }
+                }
+            """,
+        },
+    )
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == 1
+    assert (
+        "error: templates/app.tf.j2:4: component.data.db_password: output 'db_password' of "
+        "component data (data.tf) is sensitive; a remote state reader can read the "
+        "producer's whole state"
+    ) in result.stderr
+
+
+def test_an_output_named_like_a_secret_is_refused(
+    runner: CliRunner, components_project: Path
+) -> None:
+    write_tree(
+        components_project,
+        {
+            "templates/network.tf.j2": """
+                resource "aws_vpc" "main" {
+                  cidr_block = {{ env.network.vpc_cidr | hcl }}
+                }
+
+                output "vpc_id" {
+                  value = aws_vpc.main.id
+                }
+
+                output "api_token" {
+                  value = aws_vpc.main.arn
+                }
+            """,
+            "templates/data.tf.j2": """
+                resource "aws_security_group" "db" {
+                  vpc_id = {{ component.network.vpc_id }}
+                  description = {{ component.network.api_token }}
+                }
+
+                output "db_secret_arn" {
+                  value = "arn"
+                }
+            """,
+        },
+    )
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == 1
+    assert (
+        "templates/data.tf.j2:3: component.network.api_token: output 'api_token' of component "
+        "network (network.tf) is named like a secret"
+    ) in result.stderr
+
+
+def test_two_components_sharing_a_key(runner: CliRunner, components_project: Path) -> None:
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace(
+        "  app:\n",
+        '  app:\n    key: "{{ env.project }}/shared/terraform.tfstate"\n',
+    ).replace(
+        "  data:\n",
+        '  data:\n    key: "{{ env.project }}/shared/terraform.tfstate"\n',
+    )
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == 1
+    assert (
+        "error: environments/dev.yaml: backend.key: component 'data' of environment 'dev': "
+        "state s3://acme-state-nonprod/acme/shared/terraform.tfstate is also the state of "
+        "component 'app' of environment 'dev' (environments/dev.yaml); two root modules "
+        "sharing one state overwrite each other's state"
+    ) in result.stderr
+
+
+def test_a_component_key_shared_across_environments(
+    runner: CliRunner, components_project: Path
+) -> None:
+    staging = "network:\n  vpc_cidr: 10.20.0.0/16\n"
+    write_tree(components_project, {"environments/staging.yaml": staging})
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace(
+        "  network:\n", '  network:\n    key: "{{ env.project }}/network.tfstate"\n'
+    )
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev", "staging")
+    assert result.exit_code == 1
+    assert (
+        "error: environments/dev.yaml: backend.key: component 'network' of environment 'dev': "
+        "state s3://acme-state-nonprod/acme/network.tfstate is also the state of component "
+        "'network' of environment 'staging' (environments/staging.yaml)"
+    ) in result.stderr
+    assert "environments/staging.yaml: backend.key: component 'network' of environment" in (
+        result.stderr
+    )
+
+
+def test_components_must_agree_on_versions(runner: CliRunner, components_project: Path) -> None:
+    write_tree(
+        components_project,
+        {
+            "templates/versions_app.tf.j2": """
+                terraform {
+                  required_version = ">= 1.9"
+                  required_providers {
+                    aws = {
+                      source  = "hashicorp/aws"
+                      version = "~> 5.100"
+                    }
+                  }
+                  backend "s3" {}
+                }
+            """,
+        },
+    )
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace(
+        "[backend.hcl.j2, versions.tf.j2, app.tf.j2]",
+        "[backend.hcl.j2, versions_app.tf.j2, app.tf.j2]",
+    )
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == 3
+    assert "error: out/dev/app/versions_app.tf: component app pins terraform" in result.stderr
+    assert "all components of an environment agree on required_version" in result.stderr
+
+
+def test_a_failing_component_is_named(runner: CliRunner, components_project: Path) -> None:
+    write_tree(
+        components_project,
+        {"templates/data.tf.j2": 'resource "x" "y" {\n  a = {{ env.nothing }}\n}\n'},
+    )
+    result = invoke(runner, components_project, "render", "dev")
+    assert result.exit_code == 1
+    assert "error: templates/data.tf.j2:2: component data: template error: " in result.stderr
+    assert not (components_project / "out").exists()
+
+
+def test_validate_reports_each_component(runner: CliRunner, components_project: Path) -> None:
+    result = invoke(runner, components_project, "validate", "dev", "prod")
+    assert result.exit_code == 0, result.stderr
+    assert "dev/network: valid (3 files verified)" in result.stderr
+    assert "dev/app: valid (4 files verified)" in result.stderr
+    assert "prod/data: valid (4 files verified)" in result.stderr
+
+
+def test_an_unknown_component_option_is_a_usage_error(
+    runner: CliRunner, components_project: Path
+) -> None:
+    result = invoke(runner, components_project, "render", "dev", "--component", "ap")
+    assert result.exit_code == 2
+    assert (
+        "error: --component: unknown component 'ap' (did you mean 'app'?) "
+        "(components: network, data, app)"
+    ) in result.stderr
+
+
+def test_component_option_on_a_stack_without_components(
+    runner: CliRunner, engine_project: Path
+) -> None:
+    result = invoke(runner, engine_project, "validate", "dev", "--component", "app")
+    assert result.exit_code == 2
+    assert "the stack declares no components" in result.stderr
+
+
+def test_check_per_component(runner: CliRunner, components_project: Path) -> None:
+    assert invoke(runner, components_project, "render", "dev").exit_code == 0
+    app = components_project / "out/dev/app/app.tf"
+    app.write_text(app.read_text(encoding="utf-8") + "# edit\n", encoding="utf-8")
+    result = invoke(runner, components_project, "check", "dev", "--component", "network")
+    assert result.exit_code == 0, result.stderr
+    assert "out/dev/network: up to date" in result.stderr
+    result = invoke(runner, components_project, "check", "dev")
+    assert result.exit_code == 4
+    assert "error: out/dev/app/app.tf: differs from a fresh render: edited by hand" in (
+        result.stderr
+    )
+    assert "out/dev/data: up to date" in result.stderr
+    result = invoke(runner, components_project, "diff", "dev", "--component", "app")
+    assert result.exit_code == 0
+    assert "-# edit\n" in result.stdout
+
+
+def test_render_one_component(runner: CliRunner, components_project: Path) -> None:
+    result = invoke(runner, components_project, "render", "dev", "--component", "app")
+    assert result.exit_code == 0, result.stderr
+    assert files_of(components_project / "out/dev") == ["app"]
+    assert result.stderr == "out/dev/app: 4 file(s) changed\n"
+
+
+def test_an_ephemeral_copy_has_its_own_component_states(
+    runner: CliRunner, components_project: Path
+) -> None:
+    result = invoke(runner, components_project, "render", "dev", "--suffix", "pr7")
+    assert result.exit_code == 0, result.stderr
+    out = components_project / "out/dev-pr7"
+    assert files_of(out) == ["app", "data", "network"]
+    backend = (out / "data/backend.hcl").read_text(encoding="utf-8")
+    assert 'key          = "acme/dev-pr7/data/terraform.tfstate"\n' in backend
+    remote = (out / "app" / REMOTE_STATE_FILE).read_text(encoding="utf-8")
+    assert '    key    = "acme/dev-pr7/network/terraform.tfstate"\n' in remote
+
+
+def test_an_ephemeral_copy_never_shares_a_component_state_with_its_base(
+    runner: CliRunner, components_project: Path
+) -> None:
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace("  app:\n", '  app:\n    key: "{{ env.project }}/app.tfstate"\n')
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev", "--suffix", "pr7")
+    assert result.exit_code == 1
+    assert (
+        "error: environments/dev.yaml: backend.key: component 'app' of environment 'dev-pr7': "
+        "state s3://acme-state-nonprod/acme/app.tfstate is also the state of component 'app' "
+        "of environment 'dev' (environments/dev.yaml)"
+    ) in result.stderr
