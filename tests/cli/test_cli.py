@@ -16,15 +16,8 @@ from generator.inputs.environment import list_environments
 from generator.pipeline import Report, RunOptions
 from generator.verify.rules import decode_hcl_string
 from tests.conftest import GOLDEN_ENVIRON, write_tree
+from tests.outtree import snapshot
 from tests.tfhelpers import requires_terraform
-
-
-def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def invoke(runner: CliRunner, project: Path, *args: str, env: dict[str, Any] | None = None) -> Any:

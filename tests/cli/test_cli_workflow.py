@@ -25,6 +25,7 @@ from generator.project import load_project
 from generator.verify.rules import decode_hcl_string
 from generator.verify.statekeys import StateRef, state_key_collisions
 from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
+from tests.outtree import contents
 from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
 
@@ -32,14 +33,6 @@ def invoke(runner: CliRunner, project: Path, *args: str, env: dict[str, Any] | N
     return runner.invoke(
         cli, [*args, "--project-dir", str(project)], env={**GOLDEN_ENVIRON, **(env or {})}
     )
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    if not root.exists():
-        return {}
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
 
 
 def backend_of(folder: Path) -> dict[str, str]:
@@ -91,7 +84,7 @@ def test_render_all_in_one_process_and_in_workers_is_identical(
             )
         )
         assert report.failure() is None
-    assert snapshot(serial) and snapshot(serial) == snapshot(parallel)
+    assert contents(serial) and contents(serial) == contents(parallel)
 
 
 @pytest.mark.parametrize(
@@ -234,13 +227,13 @@ def test_a_shared_key_reached_through_a_variable_is_caught(
 
 def test_suffix_renders_its_own_folder_and_state_key(runner: CliRunner, project: Path) -> None:
     assert invoke(runner, project, "render", "dev").exit_code == 0
-    base = snapshot(project / "out" / "dev")
+    base = contents(project / "out" / "dev")
     result = invoke(runner, project, "render", "dev", "--suffix", "pr5706")
     assert result.exit_code == 0, result.stderr
     out = project / "out" / "dev-pr5706"
     assert backend_of(out)["key"] == "catalog/dev-pr5706/terraform.tfstate"
     assert "-dev-pr5706-" in (out / "network.tf").read_text()  # resource names carry it
-    assert snapshot(project / "out" / "dev") == base  # the base output is untouched
+    assert contents(project / "out" / "dev") == base  # the base output is untouched
     assert invoke(runner, project, "check", "dev", "--suffix", "pr5706").exit_code == 0
 
 

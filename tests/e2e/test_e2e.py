@@ -35,6 +35,7 @@ from tests.moto_server import (
     aws_subprocess_env,
     running_moto_server,
 )
+from tests.outtree import contents
 from tests.tfhelpers import requires_terraform, terraform_bin, terraform_env
 
 ENV = "local"
@@ -171,15 +172,6 @@ def read_backend(out: Path) -> dict[str, str]:
     """The rendered backend.hcl's string settings, read with python-hcl2 itself."""
     doc = hcl2.loads((out / "backend.hcl").read_text(encoding="utf-8"))
     return {k: decode_hcl_string(doc[k]) for k in ("bucket", "key", "region")}
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path -> bytes)."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def s3_client(url: str, region: str) -> Any:
@@ -402,7 +394,7 @@ def test_empty_bucket_exits_1_and_leaves_out_local_unchanged(
     environ = aws_subprocess_env()
     first = tfgen(["render", ENV, "--project-dir", str(project)], environ)
     assert first.returncode == 0, failed(first, "tfgen render")
-    before = snapshot(out)
+    before = contents(out)
     assert "backend.hcl" in before
 
     result = tfgen(
@@ -411,7 +403,7 @@ def test_empty_bucket_exits_1_and_leaves_out_local_unchanged(
     assert result.returncode == 1, failed(result, "tfgen render with an empty bucket")
     assert "backend.bucket" in result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(out) == before
+    assert contents(out) == before
     # Terraform never ran: nothing but tfgen's own files is in the folder.
     assert not (out / ".terraform").exists()
 

@@ -14,6 +14,7 @@ from generator.cli.console import colour_diff, want_colour
 from generator.commands.check import FileState, check_output, unified_diff
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY
 from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
+from tests.outtree import contents
 
 SHIPPED = ("dev", "prod", "staging")
 
@@ -22,12 +23,6 @@ def invoke(runner: CliRunner, project: Path, *args: str, env: dict[str, Any] | N
     return runner.invoke(
         cli, [*args, "--project-dir", str(project)], env={**GOLDEN_ENVIRON, **(env or {})}
     )
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,7 @@ def test_one_byte_hand_edit_exits_4_with_a_diff(runner: CliRunner, rendered: Pat
     target = rendered / "out" / "dev" / "backend.hcl"
     text = target.read_text()
     target.write_text(text.replace("eu-west-1", "eu-west-2", 1))
-    before = snapshot(rendered / "out")
+    before = contents(rendered / "out")
     result = invoke(runner, rendered, "check", "--all")
     assert result.exit_code == EXIT_DRIFT
     assert "--- a/out/dev/backend.hcl" in result.stdout
@@ -71,7 +66,7 @@ def test_one_byte_hand_edit_exits_4_with_a_diff(runner: CliRunner, rendered: Pat
     assert "out/dev/backend.hcl: differs from a fresh render: edited by hand" in result.stderr
     assert "out/staging: up to date" in result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(rendered / "out") == before  # check never writes
+    assert contents(rendered / "out") == before  # check never writes
 
 
 def test_stale_render_after_an_input_change_is_drift(runner: CliRunner, rendered: Path) -> None:
@@ -195,13 +190,13 @@ def test_check_and_diff_usage_errors_exit_2(
 def test_diff_shows_what_render_would_change_and_exits_0(runner: CliRunner, rendered: Path) -> None:
     env_file = rendered / "environments" / "dev.yaml"
     env_file.write_text(env_file.read_text().replace("10.10.0.0/16", "10.11.0.0/16"))
-    before = snapshot(rendered / "out")
+    before = contents(rendered / "out")
     result = invoke(runner, rendered, "diff", "dev")
     assert result.exit_code == 0, result.stderr
     assert '-  cidr_block           = "10.10.0.0/16"' in result.stdout
     assert '+  cidr_block           = "10.11.0.0/16"' in result.stdout
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
-    assert snapshot(rendered / "out") == before
+    assert contents(rendered / "out") == before
     assert invoke(runner, rendered, "render", "dev").exit_code == 0
     again = invoke(runner, rendered, "diff", "dev")
     assert again.exit_code == 0

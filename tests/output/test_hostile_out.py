@@ -38,6 +38,7 @@ from generator.output.atomic import JOURNAL_LIMIT
 from generator.output.safeio import FILE_LIMIT, MANIFEST
 from generator.output.writer import read_manifest, recover_output, write_output
 from tests.conftest import ROOT
+from tests.outtree import snapshot
 
 KEPT_TEMPLATES = (
     "backend.hcl.j2",
@@ -59,27 +60,6 @@ SUBPROCESS_MEMORY = 2 << 30
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def tree_state(root: Path) -> dict[str, tuple[object, ...]]:
-    """Every entry under ``root`` without opening anything that is not a regular file.
-
-    Like tests.outtree.snapshot (bytes, mtime and inode of files, inode of folders, link
-    targets), plus FIFOs, sockets and devices by kind and device number, never read.
-    """
-    found: dict[str, tuple[object, ...]] = {}
-    for path in sorted([root, *root.rglob("*")]):
-        rel = path.relative_to(root).as_posix()
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            found[rel] = ("link", str(path.readlink()))
-        elif stat.S_ISDIR(info.st_mode):
-            found[rel] = ("dir", info.st_ino)
-        elif stat.S_ISREG(info.st_mode):
-            found[rel] = ("file", path.read_bytes(), info.st_mtime_ns, info.st_ino)
-        else:
-            found[rel] = ("special", stat.S_IFMT(info.st_mode), info.st_rdev, info.st_ino)
-    return found
 
 
 def sha(data: bytes) -> str:
@@ -527,7 +507,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_out_changes_nothing(site: Site, case: Case) -> None:
     case.plant(site)
-    before = tree_state(site.base)
+    before = snapshot(site.base)
     run = run_subprocess if case.subprocess else run_in_process
     for command in case.commands:
         code, stderr = run(site, command)
@@ -535,7 +515,7 @@ def test_hostile_out_changes_nothing(site: Site, case: Case) -> None:
         assert code == case.code, what
         assert re.search(case.message, stderr), what
         assert "Traceback" not in stderr, what
-        assert tree_state(site.base) == before, f"{' '.join(command)} changed files"
+        assert snapshot(site.base) == before, f"{' '.join(command)} changed files"
 
 
 # --------------------------------------------------------------------------- left-overs
@@ -586,7 +566,7 @@ def test_an_unwritable_output_folder_gives_one_error_and_no_debris(
     site: Site, immutable: Path
 ) -> None:
     _change_input(site)
-    before = tree_state(site.project / "out")
+    before = snapshot(site.project / "out")
     for _ in range(2):  # the second run sees what the first left: nothing
         code, stderr = run_in_process(site, ("render", "dev"))
         assert code == 1, stderr
@@ -598,7 +578,7 @@ def test_an_unwritable_output_folder_gives_one_error_and_no_debris(
         assert len(stderr.strip().splitlines()) == 1, stderr
         assert "Traceback" not in stderr
         assert _leftovers(site) == []
-        assert tree_state(site.project / "out") == before
+        assert snapshot(site.project / "out") == before
 
 
 NOBODY = 65534
@@ -763,10 +743,10 @@ def make_bed(base: Path, staged: str) -> Bed:
 
 def users_view(bed: Bed) -> dict[str, object]:
     """What must survive anything: the user's entries, the README and the victim."""
-    view = {rel: v for rel, v in tree_state(bed.base).items() if "/out/" not in f"/{rel}/"}
+    view = {rel: v for rel, v in snapshot(bed.base).items() if "/out/" not in f"/{rel}/"}
     view.update(
         (f"out/dev/{rel}", v)
-        for rel, v in tree_state(bed.out).items()
+        for rel, v in snapshot(bed.out).items()
         if rel.split("/")[0] in {"notes.txt", ".terraform.lock.hcl", ".terraform"}
     )
     return {k: v[:2] for k, v in view.items()}  # content, not mtimes: a move back is fine

@@ -13,14 +13,7 @@ from generator.cli.app import cli
 from generator.cli.options import output_root_problem
 from generator.errors import EXIT_USAGE
 from tests.conftest import GOLDEN_ENVIRON
-
-
-def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from tests.outtree import snapshot
 
 
 def invoke(runner: CliRunner, project: Path, *args: str) -> Any:

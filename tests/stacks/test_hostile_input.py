@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import resource
-import stat
 import subprocess
 import sys
 import textwrap
@@ -300,33 +299,6 @@ def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def _snapshot(root: Path) -> dict[str, object]:
-    """tests.outtree.snapshot, but special files (a FIFO, a device link, a sparse giant)
-    are recorded by kind, size, mtime and inode without being opened."""
-    special: dict[str, object] = {}
-    for path in [root, *root.rglob("*")]:
-        info = path.lstat()
-        odd = not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode))
-        if not stat.S_ISLNK(info.st_mode) and (odd or info.st_size > 1 << 20):
-            rel = path.relative_to(root).as_posix()
-            special[rel] = ("special", info.st_mode, info.st_size, info.st_mtime_ns, info.st_ino)
-    if not special:
-        return dict(snapshot(root))
-    found: dict[str, object] = {}
-    for path in sorted([root, *root.rglob("*")]):
-        rel = path.relative_to(root).as_posix()
-        info = path.lstat()
-        if rel in special:
-            found[rel] = special[rel]
-        elif stat.S_ISLNK(info.st_mode):
-            found[rel] = ("link", str(path.readlink()))
-        elif stat.S_ISDIR(info.st_mode):
-            found[rel] = ("dir", info.st_ino)
-        else:
-            found[rel] = ("file", path.read_bytes(), info.st_mtime_ns, info.st_ino)
-    return found
-
-
 def test_the_suite_covers_every_class() -> None:
     ids = [c.id for c in CASES]
     assert len(set(ids)) == len(ids) >= 20
@@ -341,7 +313,7 @@ def test_hostile_input(case: Case, rendered: Path, runner: CliRunner) -> None:
     if case.edit is not None:
         case.edit(project)
     make_env.cache_clear()
-    before = _snapshot(project.parent)
+    before = snapshot(project.parent)
     args = ["render", *case.args, "--project-dir", str(project)]
     if case.subprocess:
         code, stdout, stderr = _run_capped(args)
@@ -357,7 +329,7 @@ def test_hostile_input(case: Case, rendered: Path, runner: CliRunner) -> None:
     for line in stderr.splitlines():
         assert line.startswith("error: "), f"not a located error line: {line!r}"
     assert "hunter2" not in output and "ghp_0123456789" not in output
-    assert _snapshot(project.parent) == before, "a failed run changed files"
+    assert snapshot(project.parent) == before, "a failed run changed files"
 
 
 def _run_capped(args: list[str]) -> tuple[int, str, str]:
