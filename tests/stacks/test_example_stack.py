@@ -1,8 +1,8 @@
 """The event-pipeline example (examples/event-pipeline): a second stack, tested as a stack.
 
-Every environment is rendered through the CLI with ``--project-dir``, as a user would:
-``terraform validate`` with the real AWS provider from the offline mirror, ``terraform fmt
--check``, checkov with 0 failed checks (skips only inline, each with a reason), and the
+Every environment is rendered through the CLI with ``--project-dir``, as a user would
+(terraform, checkov and the credential scan run over every shipped stack in
+test_shipped_stacks.py); here: checkov skips only inline, each with a reason, and the
 stack's own schema, rules and derived names, each failure at its file and line.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,43 +18,13 @@ from click.testing import CliRunner, Result
 
 from generator.cli.app import cli
 from tests.conftest import ROOT
-from tests.stacks.test_stack import CREDENTIAL_RES, SKIP_RE
-from tests.tfhelpers import (
-    failed_checks,
-    requires_checkov,
-    requires_terraform,
-    run_checkov,
-    run_terraform,
-    terraform_env,
-)
+from tests.outtree import snapshot
+from tests.stacks.shipped import EVENT_PIPELINE, SKIP_RE, RenderedCase
 
 EXAMPLE = ROOT / "examples" / "event-pipeline"
 SHIPPED = ("dev", "local", "prod")
-# Template branches no shipped environment takes: no prefix, access logs, no point-in-time
-# recovery, another consumer service, no redrive restriction; and a suffixed copy.
-VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "dev-all-options": (
-        "dev",
-        (
-            "--set",
-            "ingest.prefix=",
-            "--set",
-            "ingest.access_log_bucket=events-access-logs-dev",
-            "--set",
-            "table.point_in_time_recovery=false",
-            "--set",
-            "consumer.service=ecs-tasks.amazonaws.com",
-            "--set",
-            "queue.restrict_redrive=false",
-            "--set",
-            "kms.deletion_window_days=7",
-        ),
-    ),
-    "dev-pr7": ("dev", ("--suffix", "pr7")),
-}
-CASES = (*SHIPPED, *VARIANTS)
-# checkov judges what would run in AWS; local is an emulator with what it cannot serve off.
-CHECKOV_CASES = tuple(c for c in CASES if c != "local")
+CASES = tuple(EVENT_PIPELINE.cases)
+CLEAN_ENV = EVENT_PIPELINE.environ
 FILES = {
     "alarms.tf",
     "backend.hcl",
@@ -70,24 +39,10 @@ FILES = {
     "table.tf",
     "versions.tf",
 }
-# The variables the example reads; unset, so every default is what is tested.
-CLEAN_ENV: dict[str, str | None] = {
-    "EVENTS_STATE_BUCKET": None,
-    "EVENTS_PROD_STATE_BUCKET": None,
-    "TFGEN_LOCAL_STATE_BUCKET": None,
-    "AWS_ENDPOINT_URL": None,
-}
 RESOURCE_RE = re.compile(r'^resource "(\w+)" "(\w+)"', re.M)
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """One rendered case: its folder, its files, and terraform's data dir beside it."""
-
-    name: str
-    root: Path
-    data_dir: Path
-    files: dict[str, str]
+Rendered = RenderedCase
 
 
 def invoke(project: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:
@@ -96,40 +51,10 @@ def invoke(project: Path, *args: str, env: dict[str, str | None] | None = None) 
     )
 
 
-def tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
-    """Every case rendered once through the CLI into a folder of its own."""
-    base = tmp_path_factory.mktemp("example")
-    result: dict[str, Rendered] = {}
-    for name in CASES:
-        env_name, args = VARIANTS.get(name, (name, ()))
-        out = base / name
-        run = invoke(EXAMPLE, "render", env_name, *args, "--out", str(out))
-        assert run.exit_code == 0, run.output
-        (root,) = (p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
-        files = {
-            p.name: p.read_text(encoding="utf-8")
-            for p in sorted(root.iterdir())
-            if p.is_file() and not p.name.startswith(".")
-        }
-        result[name] = Rendered(name, root, base / f"{name}.tfdata", files)
-    return result
-
-
-@pytest.fixture(scope="session")
-def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("example-terraform")
-    cache = folder / "plugin-cache"
-    cache.mkdir()
-    return terraform_env(folder, TF_PLUGIN_CACHE_DIR=str(cache))
+def rendered(shipped: dict[str, dict[str, RenderedCase]]) -> dict[str, RenderedCase]:
+    """Every case of the example, rendered once per session (tests/stacks/conftest.py)."""
+    return shipped[EVENT_PIPELINE.name]
 
 
 # --------------------------------------------------------------------------- shape
@@ -212,7 +137,7 @@ def test_state_buckets_are_literal_or_variables_with_defaults(
 def test_only_the_emulator_environment_overrides_endpoints(
     rendered: dict[str, Rendered],
 ) -> None:
-    for name in CHECKOV_CASES:
+    for name in EVENT_PIPELINE.checkov_cases:
         assert "endpoints" not in rendered[name].files["providers.tf"], name
         assert "skip_" not in rendered[name].files["providers.tf"], name
     local = rendered["local"].files["providers.tf"]
@@ -257,14 +182,6 @@ def test_the_consumer_policy_names_its_resources(rendered: dict[str, Rendered], 
     assert not re.search(r'"\w+:\*"', policy)
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_no_literal_credentials(rendered: dict[str, Rendered], name: str) -> None:
-    for file, text in rendered[name].files.items():
-        for pattern in CREDENTIAL_RES:
-            found = pattern.search(text)
-            assert found is None, f"{file}: {found.group(0) if found else ''}"
-
-
 def test_a_render_is_deterministic(rendered: dict[str, Rendered], tmp_path: Path) -> None:
     for name in ("dev", "prod"):
         out = tmp_path / "again"
@@ -275,47 +192,7 @@ def test_a_render_is_deterministic(rendered: dict[str, Rendered], tmp_path: Path
         assert check.exit_code == 0, check.output
 
 
-# --------------------------------------------------------------------------- terraform
-
-
-@requires_terraform
-@pytest.mark.terraform
-@pytest.mark.parametrize("name", CASES)
-def test_terraform_validate(
-    rendered: dict[str, Rendered], tf_env: dict[str, str], name: str
-) -> None:
-    case = rendered[name]
-    env = {**tf_env, "TF_DATA_DIR": str(case.data_dir)}
-    proc = run_terraform(["init", "-backend=false", "-input=false"], case.root, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run_terraform(["validate"], case.root, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Success!" in proc.stdout
-
-
-@requires_terraform
-@pytest.mark.terraform
-@pytest.mark.parametrize("name", CASES)
-def test_terraform_fmt_finds_nothing_to_change(
-    rendered: dict[str, Rendered], tf_env: dict[str, str], name: str
-) -> None:
-    proc = run_terraform(["fmt", "-check", "-recursive", "-diff"], rendered[name].root, tf_env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-# --------------------------------------------------------------------------- checkov
-
-
-@requires_checkov
-@pytest.mark.parametrize("name", CHECKOV_CASES)
-def test_checkov_finds_no_failed_check(rendered: dict[str, Rendered], name: str) -> None:
-    report = run_checkov(rendered[name].root)
-    summary = report["summary"]
-    assert isinstance(summary, dict)
-    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
-    assert summary["parsing_errors"] == 0
-    assert summary["resource_count"] >= 20  # it really read the stack
-    assert summary["passed"] > 80
+# --------------------------------------------------------------------------- checkov skips
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -412,14 +289,14 @@ def test_inputs_and_rules_refuse_with_the_key_they_blame(
 ) -> None:
     out = tmp_path / "out"
     assert invoke(EXAMPLE, "render", "dev", "--out", str(out)).exit_code == 0
-    before = tree(out)
+    before = snapshot(out)
     args = [a for s in sets for a in ("--set", s)]
     result = invoke(EXAMPLE, "render", "dev", "--out", str(out), *args)
     assert result.exit_code == 1, result.output
     assert f"error: {message}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert tree(out) == before
+    assert snapshot(out) == before
 
 
 def test_a_derived_name_over_its_aws_limit_is_refused_with_the_room_left(tmp_path: Path) -> None:

@@ -1,159 +1,35 @@
-"""The catalog-api stack: schema rules, and every shipped environment checked as users do.
+"""The catalog-api stack: schema rules, and what its rendered environments must hold.
 
-For dev, staging, prod (and one variant with every option on): ``terraform validate`` with
-the real AWS provider from the offline mirror, ``terraform fmt -check``, checkov with 0
-failed checks (skips only inline, prod at most 6), and no literal credential in the output.
+terraform, checkov and the credential scan run over every shipped stack in
+test_shipped_stacks.py; here: checkov skips only inline and with a reason (prod at most 6),
+security groups, the database password, and the stack's schema and rules.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from generator.engine.core import EnvironmentConfig
 from generator.errors import ConfigError
 from generator.inputs.environment import Override
-from generator.pipeline import render_verified
 from generator.project import load_project
 from tests.conftest import GOLDEN_ENVIRON, ROOT
-from tests.tfhelpers import (
-    failed_checks,
-    requires_checkov,
-    requires_terraform,
-    run_checkov,
-    run_terraform,
-    terraform_env,
-)
+from tests.stacks.shipped import CATALOG, SKIP_RE, RenderedCase
 
 SHIPPED = ("dev", "staging", "prod")
-# Every optional feature on in a cheap environment: CloudFront without a certificate, WAF
-# on both scopes, KMS keys in both regions, both access logs. Covers template branches
-# that no shipped environment takes.
-VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "dev-all-options": (
-        "dev",
-        (
-            "cdn.enabled=true",
-            "cdn.logging=true",
-            "waf.enabled=true",
-            "kms.enabled=true",
-            "load_balancer.access_logs=true",
-            "load_balancer.deletion_protection=true",
-            "autoscaling.enabled=false",
-            "database.monitoring_interval=0",
-            "database.max_allocated_storage=100",
-            "database.performance_insights=false",
-            "service.image=public.ecr.aws/docker/library/nginx:1.27",
-            "service.secrets.API_TOKEN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-token",
-        ),
-    ),
-}
-CASES = (*SHIPPED, *VARIANTS)
+CASES = tuple(CATALOG.cases)
 PROD_MAX_SKIPS = 6
-SKIP_RE = re.compile(r"^\s*# checkov:skip=(?P<id>CKV2?_AWS_\d+):(?P<reason>.*)$", re.M)
-# What a leaked credential looks like in HCL: a literal assigned to a credential-named
-# argument, a PEM private key, an AWS access key ID.
-CREDENTIAL_RES = (
-    re.compile(r'^\s*\w*(password|passwd|secret_string|token|private_key)\w*\s*=\s*"', re.I | re.M),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
-)
-
-
-@dataclass(frozen=True)
-class Stack:
-    """One rendered environment: its files in ``root`` and terraform's data beside it."""
-
-    name: str
-    root: Path
-    data_dir: Path
-    files: dict[str, str]
-
-
-def _render(name: str) -> dict[str, str]:
-    base, sets = VARIANTS.get(name, (name, ()))
-    overrides = [Override.parse(s) for s in sets]
-    rendered = render_verified(
-        load_project(ROOT), base, out_root=ROOT / "out", overrides=overrides, environ=GOLDEN_ENVIRON
-    )
-    return rendered.files
 
 
 @pytest.fixture(scope="session")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Stack]:
-    """Every case rendered once per session into its own folder (nothing else in it)."""
-    base = tmp_path_factory.mktemp("stack")
-    result: dict[str, Stack] = {}
-    for name in CASES:
-        root = base / name
-        root.mkdir()
-        files = _render(name)
-        for file, text in files.items():
-            (root / file).write_text(text, encoding="utf-8")
-        result[name] = Stack(name=name, root=root, data_dir=base / f"{name}.tfdata", files=files)
-    return result
+def stacks(shipped: dict[str, dict[str, RenderedCase]]) -> dict[str, RenderedCase]:
+    """Every case of the catalog stack, rendered once per session (tests/stacks/conftest.py)."""
+    return shipped[CATALOG.name]
 
 
-@pytest.fixture(scope="session")
-def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Mirror-only providers, one plugin cache for the session (init links, never copies)."""
-    folder = tmp_path_factory.mktemp("terraform")
-    cache = folder / "plugin-cache"
-    cache.mkdir()
-    return terraform_env(folder, TF_PLUGIN_CACHE_DIR=str(cache))
-
-
-@pytest.fixture(scope="session")
-def initialized(stacks: dict[str, Stack], tf_env: dict[str, str]) -> dict[str, Stack]:
-    """``terraform init -backend=false`` once per case; .terraform lives outside the render."""
-    for stack in stacks.values():
-        env = {**tf_env, "TF_DATA_DIR": str(stack.data_dir)}
-        proc = run_terraform(["init", "-backend=false", "-input=false"], stack.root, env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return stacks
-
-
-# --------------------------------------------------------------------------- terraform
-
-
-@requires_terraform
-@pytest.mark.terraform
-@pytest.mark.parametrize("name", CASES)
-def test_terraform_validate(
-    initialized: dict[str, Stack], tf_env: dict[str, str], name: str
-) -> None:
-    stack = initialized[name]
-    env = {**tf_env, "TF_DATA_DIR": str(stack.data_dir)}
-    proc = run_terraform(["validate"], stack.root, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Success!" in proc.stdout
-
-
-@requires_terraform
-@pytest.mark.terraform
-@pytest.mark.parametrize("name", CASES)
-def test_terraform_fmt_finds_nothing_to_change(
-    stacks: dict[str, Stack], tf_env: dict[str, str], name: str
-) -> None:
-    proc = run_terraform(["fmt", "-check", "-recursive", "-diff"], stacks[name].root, tf_env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-# --------------------------------------------------------------------------- checkov
-
-
-@requires_checkov
-@pytest.mark.parametrize("name", CASES)
-def test_checkov_finds_no_failed_check(stacks: dict[str, Stack], name: str) -> None:
-    report = run_checkov(stacks[name].root)
-    summary = report["summary"]
-    assert isinstance(summary, dict)
-    assert summary["failed"] == 0, "checkov failed checks:\n" + failed_checks(report)
-    assert summary["parsing_errors"] == 0
-    assert summary["resource_count"] > 40  # it really read the stack
+# --------------------------------------------------------------------------- checkov skips
 
 
 def _skips(files: dict[str, str]) -> list[tuple[str, str, str]]:
@@ -165,19 +41,19 @@ def _skips(files: dict[str, str]) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_every_skip_says_why(stacks: dict[str, Stack], name: str) -> None:
+def test_every_skip_says_why(stacks: dict[str, RenderedCase], name: str) -> None:
     for file, check, reason in _skips(stacks[name].files):
         assert len(reason) > 20, f"{file}: {check} has no real reason"
     raw = [line for text in stacks[name].files.values() for line in text.splitlines()]
     assert all("checkov:skip" not in line or SKIP_RE.match(line) for line in raw)
 
 
-def test_prod_skips_at_most_six(stacks: dict[str, Stack]) -> None:
+def test_prod_skips_at_most_six(stacks: dict[str, RenderedCase]) -> None:
     skips = _skips(stacks["prod"].files)
     assert len(skips) <= PROD_MAX_SKIPS, skips
 
 
-def test_skips_follow_the_environment(stacks: dict[str, Stack]) -> None:
+def test_skips_follow_the_environment(stacks: dict[str, RenderedCase]) -> None:
     dev = {check for _, check, _ in _skips(stacks["dev"].files)}
     prod = {check for _, check, _ in _skips(stacks["prod"].files)}
     # dev's choices (no certificate, single AZ, no WAF, no KMS) are skipped there only.
@@ -189,16 +65,10 @@ def test_skips_follow_the_environment(stacks: dict[str, Stack]) -> None:
 # --------------------------------------------------------------------------- content
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_no_literal_credentials(stacks: dict[str, Stack], name: str) -> None:
-    for file, text in stacks[name].files.items():
-        for pattern in CREDENTIAL_RES:
-            found = pattern.search(text)
-            assert found is None, f"{file}: {found.group(0) if found else ''}"
-
-
 @pytest.mark.parametrize("name", SHIPPED)
-def test_the_database_password_is_managed_by_rds(stacks: dict[str, Stack], name: str) -> None:
+def test_the_database_password_is_managed_by_rds(
+    stacks: dict[str, RenderedCase], name: str
+) -> None:
     files = stacks[name].files
     assert "manage_master_user_password         = true" in files["database.tf"]
     rds_managed = "aws_db_instance.main.master_user_secret[0].secret_arn"
@@ -211,7 +81,9 @@ def test_the_database_password_is_managed_by_rds(stacks: dict[str, Stack], name:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_security_groups_chain_internet_alb_tasks_db(stacks: dict[str, Stack], name: str) -> None:
+def test_security_groups_chain_internet_alb_tasks_db(
+    stacks: dict[str, RenderedCase], name: str
+) -> None:
     text = stacks[name].files["security_groups.tf"]
     open_to_world = re.findall(r'resource "[^"]+" "([^"]+)" \{[^}]*0\.0\.0\.0/0', text)
     assert set(open_to_world) <= {"alb_https", "alb_http", "tasks_https"}
@@ -228,7 +100,7 @@ SG_DESCRIPTION_RE = re.compile(r"^[0-9A-Za-z_ .:/()#,@\[\]+=&;{}!$*-]*$")
 
 @pytest.mark.parametrize("name", CASES)
 def test_security_group_descriptions_are_accepted_by_ec2(
-    stacks: dict[str, Stack], name: str
+    stacks: dict[str, RenderedCase], name: str
 ) -> None:
     text = stacks[name].files["security_groups.tf"]
     descriptions = re.findall(r'^\s*description\s+= "(.*)"$', text, re.M)
@@ -238,7 +110,7 @@ def test_security_group_descriptions_are_accepted_by_ec2(
         assert len(description) <= 255
 
 
-def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, Stack]) -> None:
+def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, RenderedCase]) -> None:
     dev, prod = stacks["dev"].files, stacks["prod"].files
     assert "count  = 1" in dev["network.tf"]  # one NAT
     assert "count  = 3" in prod["network.tf"]  # one NAT per AZ
@@ -251,7 +123,7 @@ def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, Stack]) -> None:
     assert 'minimum_protocol_version = "TLSv1.2_2021"' in prod["cdn.tf"]
 
 
-def test_cdn_separates_api_and_static_paths(stacks: dict[str, Stack]) -> None:
+def test_cdn_separates_api_and_static_paths(stacks: dict[str, RenderedCase]) -> None:
     cdn = stacks["prod"].files["cdn.tf"]
     default = cdn.split("default_cache_behavior {")[1].split("}")[0]
     assert "caching_disabled" in default
