@@ -152,14 +152,21 @@ def render_components(
                 stack, cfg, source=source, templates=component.templates, component=namespace
             )
             _check_static(component, found)
+            if REMOTE_STATE_FILE in files:
+                msg = f"{REMOTE_STATE_FILE} is tfgen's own file in a component; rename the template"
+                raise VerifyError.at(msg, path=f"{display}/{REMOTE_STATE_FILE}")
+            producers = sorted({r.producer for r in found})
+            if producers:
+                # Producers render first (waves): their backend.hcl is known. The block goes
+                # in before verification, which then sees every reference resolve.
+                text = _remote_state_text(producers, rendered, parsed, config, source)
+                _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
+                files[REMOTE_STATE_FILE] = text
             parsed[name] = verify_rendered(files, cfg, out_prefix=display)
         except TfgenError as err:
             raise in_component(err, name) from err
-        if REMOTE_STATE_FILE in files:
-            msg = f"{REMOTE_STATE_FILE} is tfgen's own file in a component; rename the template"
-            raise VerifyError.at(msg, path=f"{display}/{REMOTE_STATE_FILE}")
         used[name] = found
-        rendered[name] = RenderedComponent(name, cfg, files, display)
+        rendered[name] = RenderedComponent(name, cfg, dict(sorted(files.items())), display)
     problems = [p for name in order for p in _output_problems(used[name], parsed)]
     if problems:
         raise RenderError(*problems)
@@ -170,14 +177,7 @@ def render_components(
     for name in order:
         if name not in wanted:
             continue
-        item = rendered[name]
-        producers = sorted({r.producer for r in used[name]})
-        if producers:
-            text = _remote_state_text(producers, rendered, parsed, config, source)
-            _verify_remote_state(text, item)
-            files = dict(sorted({**item.files, REMOTE_STATE_FILE: text}.items()))
-            item = replace(item, files=files)
-        result.append(item)
+        result.append(rendered[name])
     return tuple(result)
 
 

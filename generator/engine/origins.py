@@ -21,7 +21,11 @@ _SEARCH_LINES = 400
 
 
 def template_lines(
-    env: jinja2.Environment, templates_dir: Path, name: str, values: Mapping[str, Any]
+    env: jinja2.Environment,
+    templates_dir: Path,
+    name: str,
+    values: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, int] | None]:
     """For each line of the template's rendered text (1-based index - 1): (template, line).
 
@@ -30,10 +34,11 @@ def template_lines(
         templates_dir: the stack's folder (template names are relative to it).
         name: the template that rendered the file.
         values: what the template saw as ``env``.
+        extra: the rest of its context (``component``), as the render gave it.
     """
     origins: list[tuple[str, int] | None] = [None]
     decided = [False]  # whether the current output line has its origin from non-blank text
-    generator = env.get_template(name).generate(env=values)
+    generator = env.get_template(name).generate(env=values, **(extra or {}))
     for chunk in generator:
         inner: Any = generator
         while getattr(inner, "gi_yieldfrom", None) is not None:

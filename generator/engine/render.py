@@ -39,10 +39,17 @@ HEADER = (
 class RenderedFiles(dict[str, str]):
     """Output file name -> text, able to say which template line rendered an output line."""
 
-    def __init__(self, files: Mapping[str, str], stack: Stack, values: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        files: Mapping[str, str],
+        stack: Stack,
+        values: Mapping[str, Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(files)
         self._stack = stack
         self._values = values
+        self._extra = dict(extra or {})
         self.templates: dict[str, str] = {}  # output name -> template name
 
     def __reduce__(self) -> Any:  # across processes, the texts only
@@ -64,9 +71,9 @@ class RenderedFiles(dict[str, str]):
 
     def _origins(self, template: str) -> list[tuple[str, int] | None]:
         env = make_env(self._stack.templates_dir)
-        found = template_lines(env, self._stack.templates_dir, template, self._values)
+        found = template_lines(env, self._stack.templates_dir, template, self._values, self._extra)
         # the output drops the text's leading newlines (the header takes their place)
-        text = env.get_template(template).render(env=self._values)
+        text = env.get_template(template).render(env=self._values, **self._extra)
         lead = text.count("\n", 0, len(text) - len(text.lstrip("\n")))
         return found[lead:]
 
@@ -145,7 +152,7 @@ def render_environment(
         raise RenderError.at(msg, path=stack.file_display(prefix))
     env = make_env(stack.templates_dir)
     header = HEADER.format(source=source, name=_rerun_name(source, config.name), command=command)
-    files = RenderedFiles({}, stack, config.values)
+    files = RenderedFiles({}, stack, config.values, extra)
     remaining = MAX_ENVIRONMENT_OUTPUT  # characters the environment's files may still take
     try:
         with time_limit(RENDER_SECONDS):

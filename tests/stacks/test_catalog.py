@@ -13,28 +13,23 @@ the row undoes afterwards.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import shutil
 import subprocess
 import sys
 import textwrap
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from generator.cli.app import cli
-from generator.engine.sandbox import make_env
 from generator.engine.stack import load_stack
 from generator.errors import ConfigError
 from generator.project import load_project
-from tests.outtree import snapshot
+from tests.stacks.cases import Case, render_dev_once, run_case
 
-Files = Mapping[str, str | bytes | None]
 DEV = "environments/dev.yaml"
 TPL = "templates/extra.tf.j2"
 
@@ -69,19 +64,6 @@ def backend_key(value: str) -> dict[str, str]:
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
 )
-
-
-@dataclass(frozen=True)
-class Case:
-    """One hostile input: files to write (None deletes), CLI args, exit code, message regex."""
-
-    id: str
-    files: Files = field(default_factory=dict)
-    args: tuple[str, ...] = ("dev",)
-    code: int = 1
-    message: str = ""
-    environ: Mapping[str, str | None] = field(default_factory=dict)
-    edit: Callable[[Path], None] | None = None
 
 
 CASES = [
@@ -564,38 +546,10 @@ def _writable_again() -> Iterator[None]:
             path.chmod(0o755)
 
 
-# The shipped environments with a few of the shipped templates: every row renders (or
-# fails to render) dev, so fewer templates keep the table fast.
-KEPT_TEMPLATES = (
-    "backend.hcl.j2",
-    "versions.tf.j2",
-    "providers.tf.j2",
-    "network.tf.j2",
-    "main.tf.j2",
-)
-
-
 @pytest.fixture
 def rendered(project: Path, runner: CliRunner) -> Path:
     """The shipped project with out/dev rendered once, as a user would have it."""
-    for template in (project / "templates").glob("*.j2"):
-        if not template.name.startswith("_") and template.name not in KEPT_TEMPLATES:
-            template.unlink()
-    result = runner.invoke(cli, ["render", "dev", "--project-dir", str(project)])
-    assert result.exit_code == 0, result.output
-    return project
-
-
-def write_files(root: Path, files: Files) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        if content is None:
-            path.unlink()
-        elif isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(content), encoding="utf-8")
+    return render_dev_once(project, runner)
 
 
 def test_the_catalog_has_at_least_40_distinct_rows() -> None:
@@ -605,25 +559,7 @@ def test_the_catalog_has_at_least_40_distinct_rows() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input(case: Case, rendered: Path, runner: CliRunner) -> None:
-    project = rendered
-    write_files(project, case.files)
-    if case.edit is not None:
-        case.edit(project)
-    make_env.cache_clear()  # the baseline render compiled the templates some rows edit
-    before = snapshot(project.parent)
-    args = [a.format(project=project) for a in case.args]
-    result = runner.invoke(
-        cli, ["render", *args, "--project-dir", str(project)], env=dict(case.environ)
-    )
-    output = result.output + result.stderr
-    assert result.exit_code == case.code, output
-    assert result.exception is None or isinstance(result.exception, SystemExit), output
-    assert "Traceback" not in output
-    assert result.stdout == "", "diagnostics go to stderr"
-    assert re.search(rf"^error: (.*: )?{case.message}", result.stderr, re.MULTILINE), output
-    for line in result.stderr.splitlines():
-        assert line.startswith("error: "), f"not a located error line: {line!r}"
-    assert snapshot(project.parent) == before, "a failed run changed files"
+    run_case(case, rendered, runner, dedent=True)
 
 
 # --------------------------------------------------------------------------- alias bomb
