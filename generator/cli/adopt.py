@@ -11,6 +11,7 @@ import click
 from generator.cli.console import echo_adopt
 from generator.cli.options import (
     EXIT_MEANINGS,
+    USAGE_ONLY,
     complete_environments,
     epilog,
     global_options,
@@ -91,7 +92,7 @@ def adopt(
         {
             0: "the plan deletes and replaces nothing (or only what --allow names)",
             1: "the file is not `terraform show -json PLANFILE` output",
-            2: EXIT_MEANINGS[2],
+            2: USAGE_ONLY,
             3: "the plan deletes or replaces an address; each is named with what forces it",
         },
         "terraform -chdir=out/prod plan -out=tf.plan && "

@@ -25,6 +25,7 @@ from generator.cli.console import (
 )
 from generator.cli.options import (
     EXIT_MEANINGS,
+    READ_ONLY_CODES,
     debug_of,
     epilog,
     force_option,
@@ -213,7 +214,7 @@ def diff(ctx: click.Context, /, exit_code: bool, **params: Any) -> None:
 @cli.command(
     "list",
     short_help="List every environment: name, region, state bucket and key.",
-    epilog=epilog([0, 1, 2], "tfgen list", "tfgen list --json", "tfgen list --graph"),
+    epilog=epilog(READ_ONLY_CODES, "tfgen list", "tfgen list --json", "tfgen list --graph"),
 )
 @global_options
 @click.option(
@@ -259,7 +260,7 @@ def list_command(
 
 @cli.command(
     short_help="Print the JSON Schema of environment files (for editors and CI).",
-    epilog=epilog([0, 1, 2], "tfgen schema > .tfgen-schema.json"),
+    epilog=epilog(READ_ONLY_CODES, "tfgen schema > .tfgen-schema.json"),
 )
 @global_options
 @click.pass_context

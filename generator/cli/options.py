@@ -22,6 +22,13 @@ EXIT_MEANINGS = {
     3: "rendered output failed verification; nothing was written",
     4: "drift: out/ differs from a fresh render (tfgen check)",
 }
+# Exit 2 for a command that writes nothing and takes no --out.
+USAGE_ONLY = "usage error: bad command line"
+READ_ONLY_CODES = {
+    0: EXIT_MEANINGS[0],
+    1: "input error: YAML syntax, schema, missing variable, unreadable file",
+    2: USAGE_ONLY,
+}
 
 
 def epilog(codes: dict[int, str] | Sequence[int], *examples: str) -> str:

@@ -236,3 +236,9 @@ def test_readme_gitignore_and_hooks_agree_on_committing_out() -> None:
     assert "git-ignored in this\n                repository; commit it in your project" in (
         readme_section("Layout")
     )
+
+
+@pytest.mark.parametrize("command", ["list", "schema", "gate"])
+def test_commands_without_out_do_not_mention_it(runner: CliRunner, command: str) -> None:
+    text = help_of(runner, command).split("Exit codes:", 1)[1]
+    assert "--out" not in text
