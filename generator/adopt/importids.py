@@ -1,9 +1,10 @@
 """The ``terraform import`` id of a deployed object, read from its state attributes.
 
 Each resource type has its own id (the "Import" section of each AWS provider page): often
-the ``id`` attribute, but an ECS service is ``cluster/service``, a route table association
-``subnet/route_table``, a security group rule a composite of its fields, a DB instance its
-``identifier`` (its ``id`` is the resource id since provider 5.0). Every type that the
+the ``id`` attribute, but ``aws_ecs_service`` is ``cluster/service``,
+``aws_route_table_association`` ``subnet_id/route_table_id``, ``aws_security_group_rule`` a
+composite of its fields, ``aws_db_instance`` its ``identifier`` (its ``id`` is the resource
+id since provider 5.0). Every type that the
 shipped stacks render is covered; any other type is named as unknown, never guessed.
 """
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.engine.jsonpos import max_depth
 from generator.errors import ConfigError
 from generator.inputs.yamlsource import read_bounded
 
@@ -107,26 +108,9 @@ def _load_json(raw: bytes, display: str) -> Any:
     except UnicodeDecodeError as err:
         msg = f"not UTF-8 (byte {err.start})"
         raise ConfigError.at(msg, path=display) from err
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:  # bracket depth outside strings, before the parser can recurse
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                msg = f"nested deeper than {MAX_DEPTH} levels"
-                raise ConfigError.at(msg, path=display)
-        elif char in "]}":
-            depth -= 1
+    if max_depth(text) > MAX_DEPTH:  # before the parser can recurse
+        msg = f"nested deeper than {MAX_DEPTH} levels"
+        raise ConfigError.at(msg, path=display)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -46,7 +46,7 @@ def load_json(text: str) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=pairs)
     except (json.JSONDecodeError, JsonError, RecursionError) as err:
-        _check_depth(_max_depth(text))
+        _check_depth(max_depth(text))
         if isinstance(err, json.JSONDecodeError):
             msg = f"JSON syntax error: {err.msg}"
             raise JsonError(msg, err.lineno) from err
@@ -80,7 +80,7 @@ def _value_depth(value: Any) -> int:
     return deepest
 
 
-def _max_depth(text: str) -> int:
+def max_depth(text: str) -> int:
     """The deepest bracket nesting outside strings (cheap; before json.loads recurses)."""
     depth = deepest = 0
     in_string = escaped = False

@@ -136,7 +136,7 @@ class Stack:
     components: tuple[Component, ...] = ()
 
     def file_display(self, name: str) -> str:
-        """How messages name one file of the stack (``templates/alb.tf.j2``)."""
+        """How messages name one file of the stack (``templates/main.tf.j2``)."""
         return f"{self.display}/{name}"
 
 
@@ -336,7 +336,7 @@ def _adopt_names(raw: Any, compiler: _Compiler) -> tuple[tuple[str, str], ...]:
                 "expected <resource type>.<name>.<attribute>, such as aws_lb.main.name", here
             )
         elif not isinstance(key, str) or not _DOTTED_KEY.fullmatch(key):
-            compiler.problem("expected a dotted environment key, such as names.alb", here)
+            compiler.problem("expected a dotted environment key, such as names.queue", here)
         else:
             found.append((target, key))
     return tuple(found)
