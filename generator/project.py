@@ -8,6 +8,7 @@ stack's validation (:mod:`generator.engine.validate`), once, here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from generator.inputs.environment import (
     layer_environment,
     list_environments,
 )
+from generator.inputs.yamldoc import MAX_FILE_BYTES
 from generator.inputs.yamlsource import load_yaml_file
-from generator.layout import ADOPT_DIR, ENVIRONMENTS_DIR, OUT_DIR, TEMPLATES_DIR
+from generator.layout import ADOPT_DIR, ENVIRONMENTS_DIR, OUT_DIR, STACK_FILE, TEMPLATES_DIR
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,20 @@ class LoadedAdoption:
 def adoption_file(root: Path, name: str) -> tuple[Path, str]:
     """Where environment ``name``'s adoption file is, and how messages name it."""
     return root / ADOPT_DIR / f"{name}.yaml", f"{ADOPT_DIR}/{name}.yaml"
+
+
+def stack_file_mentions(root: Path, pattern: re.Pattern[bytes]) -> bool:
+    """Whether the project's stack.yaml text matches ``pattern`` (read raw, bounded, no stack load).
+
+    For commands that must stay light (``tfgen list``) and load the stack only when it
+    declares what they need; an unreadable file is no match (render reports it).
+    """
+    try:
+        with (root / TEMPLATES_DIR / STACK_FILE).open("rb") as stack_file:
+            text = stack_file.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return False
+    return pattern.search(text) is not None
 
 
 def load_project(root: Path) -> Project:

@@ -23,8 +23,7 @@ from generator.inputs.environment import (
     locator,
 )
 from generator.inputs.interpolate import interpolate_tree
-from generator.inputs.yamldoc import MAX_FILE_BYTES
-from generator.layout import ENVIRONMENTS_DIR, OUT_DIR, STACK_FILE, TEMPLATES_DIR
+from generator.layout import ENVIRONMENTS_DIR, OUT_DIR
 
 if TYPE_CHECKING:
     from generator.components.graph import ComponentGraph
@@ -136,14 +135,11 @@ def load_graph(project_dir: Path) -> tuple[Stack, ComponentGraph] | None:
     Raises:
         ConfigError: the stack is broken, or its components read each other in a cycle.
     """
-    try:
-        with (project_dir / TEMPLATES_DIR / STACK_FILE).open("rb") as stack_file:
-            text = stack_file.read(MAX_FILE_BYTES + 1)
-    except OSError:
-        return None  # no stack file: no components (a broken stack fails render, not list)
-    if not _DECLARES_COMPONENTS.search(text):
-        return None
-    from generator.project import load_project  # here: Jinja only for a stack with components
+    from generator.project import load_project, stack_file_mentions
+
+    if not stack_file_mentions(project_dir, _DECLARES_COMPONENTS):
+        return None  # no components (a broken stack fails render, not list)
+    # Jinja loads only now, for a stack with components.
 
     project = load_project(project_dir)
     return None if project.graph is None else (project.stack, project.graph)

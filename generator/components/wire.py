@@ -24,7 +24,6 @@ from generator.engine.references import ComponentNamespace, Reference, did_you_m
 from generator.engine.render import HEADER, render_environment
 from generator.engine.stack import Component, Stack
 from generator.errors import ConfigError, Problem, RenderError, TfgenError, VerifyError
-from generator.layout import STACK_FILE, TEMPLATES_DIR
 from generator.verify.rules import (
     BACKEND_FILE,
     NotALiteralError,
@@ -79,7 +78,7 @@ def component_key(config: EnvironmentConfig, component: Component) -> str:
     Raises:
         ConfigError: the key template fails, or renders a key S3 or Terraform refuses.
     """
-    path, line = f"{TEMPLATES_DIR}/{STACK_FILE}", component.line
+    path, line = component.file, component.line
     where = f"components.{component.name}.key"
     if component.key is None:
         folder, _, file = config.backend.key.rpartition("/")

@@ -5,6 +5,10 @@ Templates, rules and derived values are code from a stack's author, so they run 
 and ``**`` bounded, template sources bounded, and a time limit. Compiled code is kept in
 tfgen's private cache folder (:mod:`generator.cache`), keyed so that only an identically
 configured sandbox reuses it.
+
+NOTE: over 400 lines: every bound on what stack code may do (operators, string building,
+filters, loading, time) lives with the environment that enforces it, so that none is
+installed apart from the others.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ Everything is checked when the stack is loaded, before any environment: a broken
 an unknown format, a remote ``$ref`` or an expression that does not compile is an error at
 its own file and line. A stack without these files still renders; the engine then checks
 its core and passes every other key to the templates as data.
+
+NOTE: over 400 lines: the stack file's sections (derived values, rules, components, adopt
+names) are compiled and checked by one compiler, at their own lines, when the stack loads.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class Component:
     key: jinja2.Template | None = None
     references: tuple[Reference, ...] = ()
     line: int | None = None
+    file: str = f"{TEMPLATES_DIR}/{STACK_FILE}"  # the stack file, as messages name it
 
     @property
     def producers(self) -> tuple[str, ...]:
@@ -275,7 +279,16 @@ def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Com
             key_template = compiler.template(body["key"], (*here, "key"))
         env = make_env(templates_dir)
         references = scan_references(env, templates, lambda n: f"{display}/{n}")
-        found.append(Component(name, templates, key_template, references, compiler.lines.get(here)))
+        found.append(
+            Component(
+                name,
+                templates,
+                key_template,
+                references,
+                compiler.lines.get(here),
+                compiler.display,
+            )
+        )
     names = [c.name for c in found]
     for component in found:
         for ref in component.references:

@@ -111,8 +111,20 @@ def test_cdktf_state_moves_to_a_new_key_by_import_and_the_old_root_forgets(
         assert destructive == []
         gate = tfgen(["gate", str(out / "plan.json")], render_env)
         assert gate.returncode == 0, failed(gate, "tfgen gate (new key)")
-        result = terraform(clock, "new-apply", ["apply", "tfplan"], out, env)
-        assert result.returncode == 0, failed(result, "terraform apply (new key)")
+        # NOTE: AWS provider 5.100 turns the update of an imported aws_ecs_task_definition
+        # into a replacement during apply ("Provider produced inconsistent final plan", its
+        # tags null after import). The imports and every other update are applied first;
+        # the task definition and the service that uses it then plan on settled state.
+        late = {"aws_ecs_task_definition.service", "aws_ecs_service.main"}
+        first = [f"-target={a}" for a in sorted({c["address"] for c in new} - late)]
+        result = terraform(clock, "new-apply", ["apply", "-auto-approve", *first], out, env)
+        assert result.returncode == 0, failed(result, "terraform apply (new key, first)")
+        rest = changes(clock, "rest", out, env)
+        assert [c["address"] for c in rest if "delete" in c["change"]["actions"]] == []
+        gate = tfgen(["gate", str(out / "plan.json")], render_env)
+        assert gate.returncode == 0, failed(gate, "tfgen gate (new key, rest)")
+        result = terraform(clock, "rest-apply", ["apply", "tfplan"], out, env)
+        assert result.returncode == 0, failed(result, "terraform apply (new key, rest)")
         again = terraform(clock, "new-replan", ["plan", "-detailed-exitcode"], out, env)
         assert again.returncode == 0, failed(again, "second plan (new key) is not empty")
 
