@@ -33,13 +33,13 @@ from generator.output.safeio import (
     scan_folder,
     sha256_hex,
 )
-from generator.output.writer import read_manifest, recover_output
+from generator.output.writer import FOREIGN as FOREIGN_TERRAFORM
+from generator.output.writer import read_manifest, recover_output, terraform_file
 from generator.pipeline import Rendered, RunOptions, render_selection
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 _DEV_NULL = "/dev/null"
 # The files Terraform reads from a folder (override files end the same way).
-TERRAFORM_SUFFIXES = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 
 class FileState(Enum):
@@ -58,10 +58,7 @@ class FileState(Enum):
         f"differs from a fresh render, and tfgen did not write it (it is not in {MANIFEST}); "
         "move it away, or render with --force to replace it"
     )
-    FOREIGN = (
-        f"is Terraform that tfgen did not write (it is not in {MANIFEST} and not rendered "
-        "now); move it into templates/ or delete it"
-    )
+    FOREIGN = FOREIGN_TERRAFORM  # render refuses the same files with the same words
 
 
 @dataclass(frozen=True)
@@ -179,7 +176,7 @@ def compare_output(rendered: Rendered) -> EnvironmentDrift:
     drifted.extend(
         FileDrift(name, f"{shown}/{name}", FileState.FOREIGN, "")
         for name in sorted(entries)
-        if name not in owned and name != MANIFEST and _terraform_file(name, entries[name])
+        if name not in owned and name != MANIFEST and terraform_file(name, entries[name])
     )
     if problems:
         raise OutputError(*problems)
@@ -199,15 +196,6 @@ def _state(
     if recorded is None:
         return FileState.UNTRACKED
     return FileState.STALE if sha256_hex(data) == recorded else FileState.EDITED
-
-
-def _terraform_file(name: str, mode: int) -> bool:
-    """A file Terraform would read from the folder (it ignores dotfiles, ``#x#`` and ``x~``)."""
-    if stat.S_ISDIR(mode) or name.startswith(".") or name.endswith("~"):
-        return False
-    if name.startswith("#") and name.endswith("#"):
-        return False
-    return name.endswith(TERRAFORM_SUFFIXES)
 
 
 def _in_the_way(mode: int) -> str:

@@ -61,6 +61,7 @@ from generator.output.safeio import (
     load_json,
     read_regular,
     sha256_hex,
+    write_new,
 )
 
 # The largest journal tfgen reads.
@@ -183,7 +184,7 @@ def _create(txn: OutputFolder, generated: Mapping[str, bytes]) -> None:
     os.mkdir(txn.staging)
     try:
         for name, data in sorted(generated.items()):
-            _write_file(txn.staging / name, data)
+            write_new(txn.staging / name, data)
         _fsync_dir(txn.staging)
         _rename_noreplace(txn.staging, txn.target)
     except BaseException:
@@ -212,7 +213,7 @@ def _swap(
     try:
         info = os.lstat(staging)
         for name, data in sorted(generated.items()):
-            _write_file(staging / name, data)
+            write_new(staging / name, data)
         for name in carry:
             if not stat.S_ISDIR(entries[name]):
                 # A file that cannot be linked is carried by a rename below, like a folder.
@@ -270,7 +271,7 @@ def _replace(
     try:
         info = os.lstat(txn.staging)
         for name, data in sorted(install.items()):
-            _write_file(txn.staging / name, data)
+            write_new(txn.staging / name, data)
         _fsync_dir(txn.staging)
         # In the caller's order: the manifest last, so it lists the old set until every
         # file is new.
@@ -598,21 +599,8 @@ def _unlink_at(name: str, dir_fd: int) -> None:
 # --------------------------------------------------------------------------- filesystem
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Create ``path`` (never through a link, never over a file) and fsync it."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_journal(txn: OutputFolder, body: Mapping[str, Any]) -> None:
-    _write_file(txn.journal_tmp, (json.dumps(body, sort_keys=True) + "\n").encode("utf-8"))
+    write_new(txn.journal_tmp, (json.dumps(body, sort_keys=True) + "\n").encode("utf-8"))
     os.replace(txn.journal_tmp, txn.journal)
     _fsync_dir(txn.root)
 

@@ -194,6 +194,19 @@ def scan_folder(directory: Path, display: str) -> dict[str, int] | None:
         os.close(fd)
 
 
+def write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never through a link, never over a file) and fsync it."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``path`` whole or not at all: a new file beside it, fsynced, renamed over it.
 
@@ -208,16 +221,8 @@ def replace_file(path: Path, data: bytes) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, "not a folder (or a link)", str(folder))
     temporary = folder / f"{RESERVED_PREFIX}-{path.name}.{os.getpid()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temporary, flags, 0o644)
+    write_new(temporary, data)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         temporary.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
