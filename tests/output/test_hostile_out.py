@@ -14,8 +14,10 @@ memory limit, so a regression fails instead of hanging the suite or eating the m
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import pkgutil
 import re
 import resource
 import shutil
@@ -23,6 +25,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import generator
 from generator.cli import app as cli_module
 from generator.errors import DriftError, OutputError
 from generator.output.atomic import JOURNAL_LIMIT
@@ -594,11 +598,17 @@ def _render_as_nobody(project: Path) -> tuple[int, str]:
             os.dup2(write, 2)
             # pytest replaced sys.stderr with its capture: messages go to the pipe instead.
             sys.stderr = open(write, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            # Every module a render may import lazily is loaded while still root: the
+            # checkout (and its .venv) may sit in a folder only root can read (a CI clone).
+            for found in pkgutil.walk_packages(generator.__path__, "generator."):
+                importlib.import_module(found.name)
             os.setgid(NOBODY)
             os.setuid(NOBODY)
             cli_module.main(["render", "dev", "--project-dir", str(project)])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
         finally:
             sys.stderr.flush()
             os._exit(code)
