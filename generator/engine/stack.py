@@ -49,7 +49,15 @@ from generator.engine.sandbox import (
     make_env,
     time_limit,
 )
-from generator.engine.stackschema import compile_validator, merged_schema, parse_schema, read_schema
+from generator.engine.stackschema import (
+    compile_validator,
+    default_problems,
+    merged_schema,
+    parse_schema,
+    read_schema,
+    schema_error,
+    undeclared_key,
+)
 from generator.errors import ConfigError, Problem
 from generator.inputs import yamlcache as doccache
 from generator.inputs.yamldoc import MAX_FILE_BYTES, YamlDoc
@@ -181,7 +189,12 @@ def _load_stack(templates_dir: Path, display: str, signature: tuple[Any, ...]) -
         stack_schema = parse_schema(text, schema_display)
     merged = merged_schema(stack_schema)
     validator = compile_validator(merged, text, schema_display)
-    found = _load_stack_file(templates_dir, stack_schema, f"{display}/{STACK_FILE}")
+    problems = default_problems(stack_schema)
+    if problems:
+        raise ConfigError(
+            *(schema_error(m, text, p, schema_display).problems[0] for p, m in problems)
+        )
+    found = _load_stack_file(templates_dir, stack_schema, f"{display}/{STACK_FILE}", merged)
     return Stack(
         templates_dir=templates_dir,
         schema=merged,
@@ -209,7 +222,9 @@ class _StackFile:
 # --------------------------------------------------------------------------- stack.yaml
 
 
-def _load_stack_file(templates_dir: Path, stack_schema: dict[str, Any], display: str) -> _StackFile:
+def _load_stack_file(
+    templates_dir: Path, stack_schema: dict[str, Any], display: str, merged: dict[str, Any]
+) -> _StackFile:
     path = templates_dir / STACK_FILE
     if not (path.exists() or path.is_symlink()):
         return _StackFile()
@@ -226,7 +241,7 @@ def _load_stack_file(templates_dir: Path, stack_schema: dict[str, Any], display:
             compiler.problem(f"unknown key (allowed: {', '.join(sorted(_STACK_KEYS))})", (key,))
     inputs = set(CORE_SCHEMA) | set(stack_schema.get("properties", {}))
     derived = _derived(doc.data.get("derived", {}), compiler, inputs)
-    rules = _rules(doc.data.get("rules", []), compiler)
+    rules = _rules(doc.data.get("rules", []), compiler, merged)
     not_secret = doc.data.get("not_secret", [])
     if not isinstance(not_secret, list) or not all(isinstance(x, str) for x in not_secret):
         message = "not_secret is a list of dotted keys (globs such as tags.TOKEN_*)"
@@ -466,7 +481,7 @@ def _derived(raw: Any, compiler: _Compiler, inputs: set[str]) -> tuple[Derived, 
     return tuple(found)
 
 
-def _rules(raw: Any, compiler: _Compiler) -> tuple[Rule, ...]:
+def _rules(raw: Any, compiler: _Compiler, schema: dict[str, Any]) -> tuple[Rule, ...]:
     problem = compiler.problem
     if not isinstance(raw, list):
         problem("rules is a list of {key, rule, message[, when, each]}", ("rules",))
@@ -487,6 +502,9 @@ def _rules(raw: Any, compiler: _Compiler) -> tuple[Rule, ...]:
             continue
         rule = compiler.expression(item["rule"], (*here, "rule"))
         key = compiler.template(item["key"], (*here, "key"))
+        if isinstance(item["key"], str) and (unknown := undeclared_key(schema, item["key"])):
+            declared = f"the schema declares no key {unknown!r}"
+            problem(f"{declared}: a rule's key names the value it blames", (*here, "key"))
         message = compiler.template(item["message"], (*here, "message"))
         when = each = None
         if "when" in item:

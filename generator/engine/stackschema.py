@@ -50,9 +50,10 @@ _STANDARD_FORMATS = frozenset(
 )
 
 
-def _schema_error(
+def schema_error(
     message: str, text: str = "", path: tuple[str, ...] = (), display: str = DEFAULT_DISPLAY
 ) -> ConfigError:
+    """A ConfigError at ``display``, at the line of ``path`` in ``text`` (or its nearest parent)."""
     line = None
     if text:
         lines = json_lines(text)
@@ -106,19 +107,19 @@ def parse_schema(text: str, display: str = DEFAULT_DISPLAY) -> dict[str, Any]:
     # nothing is ever fetched (and the validator's retriever refuses everything as well).
     uris = _uri_problems(schema, ())
     if uris:
-        raise ConfigError(*(_schema_error(m, text, p, display).problems[0] for p, m in uris))
+        raise ConfigError(*(schema_error(m, text, p, display).problems[0] for p, m in uris))
     try:
         jsonschema_rs.meta.validate(schema)
     except jsonschema_rs.ValidationError as err:
         path = tuple(str(p) for p in err.instance_path)
         msg = f"not a valid JSON Schema: {err.message}"
-        raise _schema_error(msg, text, path, display) from err
+        raise schema_error(msg, text, path, display) from err
     except jsonschema_rs.ReferencingError as err:
         msg = f"not a valid JSON Schema: {err}"
-        raise _schema_error(msg, text, display=display) from err
+        raise schema_error(msg, text, display=display) from err
     problems = [*_walk_schema(schema, ()), *_top_level_problems(schema)]
     if problems:
-        raise ConfigError(*(_schema_error(m, text, p, display).problems[0] for p, m in problems))
+        raise ConfigError(*(schema_error(m, text, p, display).problems[0] for p, m in problems))
     return schema
 
 
@@ -295,11 +296,96 @@ def compile_validator(schema: dict[str, Any], text: str, display: str = DEFAULT_
     except jsonschema_rs.ValidationError as err:  # a pattern that does not compile, say
         path = tuple(str(p) for p in err.instance_path)
         msg = f"the schema cannot be compiled: {err.message}"
-        raise _schema_error(msg, text, path, display) from err
+        raise schema_error(msg, text, path, display) from err
     except (jsonschema_rs.ReferencingError, ValueError) as err:
         msg = f"the schema cannot be compiled: {str(err).splitlines()[0] if str(err) else err}"
-        raise _schema_error(msg, text, display=display) from err
+        raise schema_error(msg, text, display=display) from err
 
 
 def _format_ok(name: str, value: str) -> bool:
     return format_problem(name, value) is None
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+
+
+def default_problems(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every ``default`` of the schema that its own schema refuses: type, enum, range.
+
+    Checked when the stack loads, so that a wrong default is the stack's error at its line in
+    schema.json, never blamed on an environment that did not set the key. (A cheap check of
+    the keywords a default most often breaks; the full validation still runs on every
+    environment.)
+    """
+    if not isinstance(node, dict):
+        return []
+    found: list[tuple[tuple[str, ...], str]] = []
+    if "default" in node:
+        why = _default_problem(node, node["default"])
+        if why:
+            found.append(((*path, "default"), f"the default {why}"))
+    for key in _SUBSCHEMAS:
+        found.extend(default_problems(node.get(key), (*path, key)))
+    for key in _SCHEMA_LISTS:
+        for index, item in enumerate(node.get(key, []) if isinstance(node.get(key), list) else []):
+            found.extend(default_problems(item, (*path, key, str(index))))
+    for key in _SCHEMA_MAPS:
+        items = node.get(key)
+        for name, item in items.items() if isinstance(items, dict) else ():
+            found.extend(default_problems(item, (*path, key, name)))
+    return found
+
+
+def _default_problem(node: dict[str, Any], value: Any) -> str | None:
+    kinds = node.get("type")
+    names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+    checks = [_JSON_TYPES[n] for n in names if n in _JSON_TYPES]
+    if checks and not any(check(value) for check in checks):
+        return f"{value!r} is not of the type the schema gives ({', '.join(names)})"
+    if "enum" in node and isinstance(node["enum"], list) and value not in node["enum"]:
+        return f"{value!r} is not one of the schema's enum"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        low, high = node.get("minimum"), node.get("maximum")
+        if isinstance(low, int | float) and value < low:
+            return f"{value!r} is below the schema's minimum {low}"
+        if isinstance(high, int | float) and value > high:
+            return f"{value!r} is above the schema's maximum {high}"
+    return None
+
+
+def undeclared_key(schema: dict[str, Any], key: str) -> str | None:
+    """The first part of a dotted rule key the schema does not declare, or None.
+
+    Parts holding template syntax (``{{ key }}``, a rule's ``each``) and everything after
+    them are not checked; a map the schema leaves open (``additionalProperties``,
+    ``patternProperties``) accepts any name.
+    """
+    node: Any = schema
+    for part in key.strip().split("."):
+        if "{" in part or "%" in part:
+            return None
+        if not isinstance(node, dict):
+            return None
+        properties = node.get("properties")
+        if isinstance(properties, dict) and part in properties:
+            node = properties[part]
+            continue
+        if node.get("additionalProperties") not in (None, False) or node.get("patternProperties"):
+            return None
+        if not isinstance(properties, dict) or node.get("type") not in (None, "object"):
+            return None  # not an object the schema describes: nothing to say
+        if any(k in node for k in (*_SCHEMA_LISTS, "$ref")):
+            return None  # declared through a combinator or a reference: not followed here
+        return part
+    return None
