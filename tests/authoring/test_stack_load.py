@@ -97,7 +97,7 @@ def test_rule_keys_with_template_parts_or_open_maps_are_not_second_guessed(
         "    rule: value is not none\n"
         "    message: set it\n"
         "  - key: tags.Owner\n"
-        "    rule: \"true\"\n"
+        '    rule: "true"\n'
         "    message: never\n"
     )
     root = one_bucket(
