@@ -200,6 +200,31 @@ def test_expected_moves_target_resources_tfgen_renders(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- end to end
 
 
+def deploy_cdktf_app(clock: Clock, tmp_path: Path, url: str) -> tuple[Path, dict[str, str]]:
+    """Apply the committed cdk.tf.json into the emulator at ``url``, state at the CDKTF key.
+
+    Returns:
+        The app's working directory and the environment terraform runs with there.
+    """
+    plugin_cache = tmp_path / "plugin-cache"
+    plugin_cache.mkdir()
+    create_bucket(s3_client(url, REGION), STATE_BUCKET, REGION)
+    env = aws_subprocess_env(
+        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
+    )
+    backend = tmp_path / "backend.hcl"
+    backend.write_text(backend_hcl(url), encoding="utf-8")
+    app = tmp_path / "cdktf"
+    app.mkdir()
+    shutil.copy(FIXTURE / "cdk.tf.json", app / "cdk.tf.json")
+    result = terraform(clock, "init", ["init", f"-backend-config={backend}"], app, env)
+    assert result.returncode == 0, failed(result, "terraform init (cdktf)")
+    apply = ["apply", "-auto-approve", f"-var=endpoint={url}"]
+    result = terraform(clock, "apply", apply, app, env)
+    assert result.returncode == 0, failed(result, "terraform apply (cdktf)")
+    return app, env
+
+
 @pytest.mark.e2e
 @pytest.mark.terraform
 @requires_terraform
@@ -208,25 +233,9 @@ def test_cdktf_fixture_applies_and_tfgen_takes_it_over_without_replacing(
 ) -> None:
     clock = Clock(BUDGET, tmp_path)
     data = expected()
-    plugin_cache = tmp_path / "plugin-cache"
-    plugin_cache.mkdir()
     with running_moto_server(tmp_path / "moto") as server:
-        create_bucket(s3_client(server.url, REGION), STATE_BUCKET, REGION)
-        env = aws_subprocess_env(
-            terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
-        )
-        backend = tmp_path / "backend.hcl"
-        backend.write_text(backend_hcl(server.url), encoding="utf-8")
-
         # The CDKTF app's state, as the team has it.
-        app = tmp_path / "cdktf"
-        app.mkdir()
-        shutil.copy(FIXTURE / "cdk.tf.json", app / "cdk.tf.json")
-        result = terraform(clock, "init", ["init", f"-backend-config={backend}"], app, env)
-        assert result.returncode == 0, failed(result, "terraform init (cdktf)")
-        apply = ["apply", "-auto-approve", f"-var=endpoint={server.url}"]
-        result = terraform(clock, "apply", apply, app, env)
-        assert result.returncode == 0, failed(result, "terraform apply (cdktf)")
+        app, env = deploy_cdktf_app(clock, tmp_path, server.url)
         assert object_keys(s3_client(server.url, REGION), STATE_BUCKET) == [STATE_KEY]
         assert_seed_names_exist(server.url)
         result = terraform(clock, "show", ["show", "-json"], app, env)

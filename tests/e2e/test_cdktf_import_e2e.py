@@ -11,27 +11,25 @@ empty, every object still in place.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from generator.adopt.blocks import removed_blocks
 from tests.e2e.test_cdktf_fixture_e2e import (
     BUDGET,
     ENV,
-    FIXTURE,
-    REGION,
     STATE_BUCKET,
     assert_seed_names_exist,
-    backend_hcl,
+    deploy_cdktf_app,
     expected,
     render_fixture,
 )
-from tests.e2e.test_e2e import Clock, create_bucket, failed, s3_client, terraform, tfgen
+from tests.e2e.test_e2e import Clock, failed, terraform, tfgen
 from tests.moto_server import aws_subprocess_env, running_moto_server
-from tests.tfhelpers import requires_terraform, terraform_env
+from tests.tfhelpers import requires_terraform
 
 NEW_KEY = "catalog/e2e/terraform.tfstate"
 
@@ -51,10 +49,7 @@ def retire(app: Path, forget: Path, also: list[str]) -> None:
     doc = json.loads((app / "cdk.tf.json").read_text("utf-8"))
     kept = {k: doc[k] for k in ("terraform", "provider", "variable") if k in doc}
     (app / "cdk.tf.json").write_text(json.dumps(kept, indent=2), encoding="utf-8")
-    extra = "".join(
-        f"removed {{\n  from = {a}\n\n  lifecycle {{\n    destroy = false\n  }}\n}}\n"
-        for a in sorted({a.split("[", 1)[0] for a in also})
-    )
+    extra = removed_blocks(sorted({a.split("[", 1)[0] for a in also}))
     (app / "forget.tf").write_text(forget.read_text("utf-8") + extra, encoding="utf-8")
 
 
@@ -65,23 +60,8 @@ def test_cdktf_state_moves_to_a_new_key_by_import_and_the_old_root_forgets(
 ) -> None:
     clock = Clock(BUDGET * 1.5, tmp_path)
     data = expected()
-    plugin_cache = tmp_path / "plugin-cache"
-    plugin_cache.mkdir()
     with running_moto_server(tmp_path / "moto") as server:
-        create_bucket(s3_client(server.url, REGION), STATE_BUCKET, REGION)
-        env = aws_subprocess_env(
-            terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
-        )
-        app = tmp_path / "cdktf"
-        app.mkdir()
-        shutil.copy(FIXTURE / "cdk.tf.json", app / "cdk.tf.json")
-        backend = tmp_path / "backend.hcl"
-        backend.write_text(backend_hcl(server.url), encoding="utf-8")
-        result = terraform(clock, "init", ["init", f"-backend-config={backend}"], app, env)
-        assert result.returncode == 0, failed(result, "terraform init (cdktf)")
-        apply = ["apply", "-auto-approve", f"-var=endpoint={server.url}"]
-        result = terraform(clock, "apply", apply, app, env)
-        assert result.returncode == 0, failed(result, "terraform apply (cdktf)")
+        app, env = deploy_cdktf_app(clock, tmp_path, server.url)
         result = terraform(clock, "pull", ["state", "pull"], app, env)
         assert result.returncode == 0, failed(result, "terraform state pull")
         pulled = tmp_path / "cdktf.tfstate"
