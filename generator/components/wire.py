@@ -158,7 +158,7 @@ def render_components(
             if producers:
                 # Producers render first (waves): their backend.hcl is known. The block goes
                 # in before verification, which then sees every reference resolve.
-                text = _remote_state_text(producers, rendered, parsed, config, source)
+                text = _remote_state_text(producers, parsed, config, source)
                 _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
                 files[REMOTE_STATE_FILE] = text
             parsed[name] = verify_rendered(files, cfg, out_prefix=display)
@@ -310,7 +310,6 @@ def _plain(value: Any) -> Any:
 
 def _remote_state_text(
     producers: Sequence[str],
-    rendered: Mapping[str, RenderedComponent],
     parsed: Mapping[str, Mapping[str, dict[str, Any]]],
     config: EnvironmentConfig,
     source: str,
@@ -321,7 +320,7 @@ def _remote_state_text(
         settings = _read_config(parsed[producer][BACKEND_FILE])
         blocks.append(
             f"# The outputs of component {producer}, from its state "
-            f"(settings copied from {rendered[producer].display}/{BACKEND_FILE}).\n"
+            f"(settings copied from ../{producer}/{BACKEND_FILE}).\n"
             f'data "terraform_remote_state" "{producer}" {{\n'
             '  backend = "s3"\n'
             "  config = {\n" + hcl_attrs(settings, 4) + "\n  }\n}\n"

@@ -71,9 +71,12 @@ def test_bucket_is_named_exactly_as_the_backend_names_it(
     runner: CliRunner, project: Path, bootstrapped: Path
 ) -> None:
     assert invoke(runner, project, "render", "dev").exit_code == 0
-    backend = parse_hcl("backend.hcl", (project / "out/dev/backend.hcl").read_text())
     found = resources(bootstrapped)
-    assert literal(found["aws_s3_bucket"]["bucket"]) == literal(backend["bucket"])
+    backends = sorted((project / "out/dev").glob("*/backend.hcl"))  # one per component
+    assert [b.parent.name for b in backends] == ["app", "data", "network"]
+    for path in backends:
+        backend = parse_hcl("backend.hcl", path.read_text())
+        assert literal(found["aws_s3_bucket"]["bucket"]) == literal(backend["bucket"])
     versioning = found["aws_s3_bucket_versioning"]["versioning_configuration"][0]
     assert literal(versioning["status"]) == "Enabled"
     block = found["aws_s3_bucket_public_access_block"]

@@ -91,7 +91,7 @@ def test_the_remote_state_block_is_copied_from_the_producers_backend(
     text = (components_project / "out/local/data" / REMOTE_STATE_FILE).read_text(encoding="utf-8")
     assert text.endswith(
         "# The outputs of component network, from its state (settings copied from "
-        "out/local/network/backend.hcl).\n"
+        "../network/backend.hcl).\n"
         'data "terraform_remote_state" "network" {\n'
         '  backend = "s3"\n'
         "  config = {\n"

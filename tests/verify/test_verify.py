@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from generator.engine.core import EnvironmentConfig
-from generator.engine.render import render_environment
-from generator.engine.stack import load_stack
 from generator.errors import VerifyError
 from generator.project import load_project
 from generator.verify.rules import NotALiteralError, decode_hcl_string, verify_rendered
-from tests.conftest import ROOT
+from tests.conftest import ROOT, render_files
 
 BACKEND_OK = (
     'bucket       = "acme-state"\nkey          = "p/dev/terraform.tfstate"\n'
@@ -40,11 +38,11 @@ def problems(files: dict[str, str], config: EnvironmentConfig) -> list[str]:
 
 
 def test_the_shipped_render_verifies(config: EnvironmentConfig) -> None:
-    files = render_environment(
-        load_stack(ROOT / "templates"), config, source="environments/dev.yaml"
-    )
-    parsed = verify_rendered(files, config, out_prefix="out/dev")
-    assert set(parsed) == set(files)
+    files = render_files(load_project(ROOT), config, "environments/dev.yaml")
+    for component in ("network", "data", "app"):
+        mine = {f.split("/", 1)[1]: t for f, t in files.items() if f.startswith(f"{component}/")}
+        parsed = verify_rendered(mine, config, out_prefix=f"out/dev/{component}")
+        assert set(parsed) == set(mine)
 
 
 def test_minimal_valid_set(config: EnvironmentConfig) -> None:
