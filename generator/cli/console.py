@@ -198,6 +198,8 @@ def echo_bootstrap(
                 f"{', '.join(others)}; {module.display} is their bootstrap module too",
                 err=True,
             )
+        for note in module.notes:
+            click.echo(f"note: {note}", err=True)
         for old in module.old_states:
             click.echo(
                 f"note: {old} is the local state of this bucket's earlier module; "
