@@ -72,6 +72,8 @@ class BucketModule:
     old_states: tuple[str, ...] = ()
     # What the module leaves out and why (the TLS-only policy of an emulated store).
     notes: tuple[str, ...] = ()
+    # Where it is written (display is relative to the project; this is the real path).
+    folder: Path = Path()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -182,7 +184,9 @@ def _bucket_module(
         if (out_root / e.config.name / STATE_FILE).is_file()
         and not (out_root / bucket / STATE_FILE).exists()
     )
-    return BucketModule(bucket, envs, display, files, written, None, old, tuple(notes))
+    return BucketModule(
+        bucket, envs, display, files, written, None, old, tuple(notes), out_root / bucket
+    )
 
 
 def _check_shared(bucket: str, envs: Sequence[LoadedEnvironment]) -> None:
