@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from generator.cli.app import cli
 from generator.errors import EXIT_DRIFT
+from tests.adopt.test_cli_adopt import make_project, old_state
 from tests.tfhelpers import run_terraform, skip_reason, terraform_env
 
 ENV = {"TFGEN_STATE_BUCKET": "b-state"}
@@ -160,3 +161,22 @@ def test_every_hint_of_init_bootstrap_render_and_check_succeeds_as_printed(
     assert runner.invoke(cli, ["check", *drifted], env=ENV).exit_code == 0
 
     assert touched == {"tfgen", "terraform init", "terraform apply"}, touched
+
+
+def test_the_next_hint_of_adopt_renders_and_names_the_folder_from_here(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "other out"
+    args = ["adopt", "dev", "--state", str(old_state(tmp_path)), "--project-dir", str(root)]
+    result = runner.invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("next: ")]
+    render, rest = line.removeprefix("next: ").split(", then ", 1)
+    _run_hint(runner, render)
+    chdir = shlex.split(rest.split(" plan ", 1)[0])[1]
+    assert chdir == f"-chdir={out / 'dev'}"  # outside the current folder: absolute
+    assert (Path(chdir.removeprefix("-chdir=")) / "adopt.tf").is_file()
