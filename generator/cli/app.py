@@ -6,6 +6,7 @@ never load Jinja, the HCL parser or the schema validator.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from generator.cli.console import (
     echo_diff,
     echo_outcomes,
     failed_text,
+    path_from_here,
     progress_line,
 )
 from generator.cli.options import (
@@ -345,7 +347,7 @@ def init_command(ctx: click.Context, directory: Path) -> None:
         click.echo(
             f"next: edit {result.directory / 'environments' / '_defaults.yaml'} "
             f"(project, region, backend.bucket), then: "
-            f"tfgen --project-dir {result.directory} render dev",
+            f"tfgen --project-dir {shlex.quote(path_from_here(result.directory))} render dev",
             err=True,
         )
 

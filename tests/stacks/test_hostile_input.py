@@ -362,9 +362,9 @@ TF_JSON = {
     "not-json": ('{"locals": {"a": 1,}}\n', r"^out/dev/extra\.tf\.json:1: .*not valid JSON"),
     "hcl-inside": ("locals {\n  a = 1\n}\n", r"^out/dev/extra\.tf\.json:1: .*not valid JSON"),
     "top-level-list": ("[]\n", r"^out/dev/extra\.tf\.json: the top level .* must be an object"),
-    "second-terraform-block": (
-        '{"terraform": {"required_version": ">= 1.10.0"}}\n',
-        r"^out/dev: expected exactly one terraform block, found 2 \(extra\.tf\.json, "
+    "second-backend": (
+        '{"terraform": {"backend": {"s3": {}}}}\n',
+        r'^out/dev: expected exactly one backend "s3" block, found 2 \(extra\.tf\.json, '
         r"versions\.tf\)$",
     ),
     "provider-endpoint": (

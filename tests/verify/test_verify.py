@@ -100,9 +100,10 @@ def test_no_backend_file(config: EnvironmentConfig) -> None:
             r"must be empty .* found bucket",
         ),
         (VERSIONS_OK.replace('backend "s3" {}', 'backend "local" {}'), r'backend "s3"'),
-        (VERSIONS_OK + VERSIONS_OK, r"exactly one terraform block, found 2"),
+        (VERSIONS_OK + VERSIONS_OK, r'exactly one backend "s3" block, found 2 \(versions\.tf\)'),
+        (VERSIONS_OK + VERSIONS_OK, r"one required_providers block, found 2 .*refuses a second"),
         (VERSIONS_OK.replace('  required_version = ">= 1.10.0"\n', ""), r"no required_version"),
-        ("# nothing\n", r"exactly one terraform block, found 0"),
+        ("# nothing\n", r"expected a terraform block, found none"),
     ],
 )
 def test_terraform_block_rules(config: EnvironmentConfig, versions: str, rule: str) -> None:
@@ -278,8 +279,40 @@ def test_a_tf_json_file_is_parsed_as_json_and_satisfies_the_terraform_rules(
 
 def test_terraform_blocks_are_counted_across_tf_and_tf_json(config: EnvironmentConfig) -> None:
     files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "more.tf.json": VERSIONS_JSON}
-    (found,) = problems(files, config)
-    assert "expected exactly one terraform block, found 2 (more.tf.json, versions.tf)" in found
+    found = problems(files, config)
+    assert 'expected exactly one backend "s3" block, found 2 (more.tf.json, versions.tf)' in (
+        "\n".join(found)
+    )
+
+
+def test_settings_split_over_two_terraform_blocks_pass(config: EnvironmentConfig) -> None:
+    # versions.tf and backend.tf, a common layout: Terraform merges the blocks.
+    versions = VERSIONS_OK.replace('  backend "s3" {}\n', "")
+    backend = 'terraform {\n  backend "s3" {}\n}\n'
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": versions, "backend.tf": backend}
+    assert versions != VERSIONS_OK
+    parsed = verify_rendered(files, config, out_prefix="out/dev")
+    assert sorted(parsed) == ["backend.hcl", "backend.tf", "versions.tf"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "rule"),
+    [
+        ('terraform {\n  backend "s3" {}\n}\n', r'backend "s3" block, found 2 \(extra\.tf, v'),
+        (
+            'terraform {\n  required_providers {\n    random = { source = "hashicorp/random" }\n'
+            "  }\n}\n",
+            r"^out/dev: expected one required_providers block, found 2 \(extra\.tf, versions\.tf\)",
+        ),
+        ("terraform {\n  cloud {}\n}\n", r'backend "s3" block, found \[.*\] and a cloud block'),
+    ],
+)
+def test_what_terraform_allows_once_is_counted_across_blocks(
+    config: EnvironmentConfig, extra: str, rule: str
+) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "extra.tf": extra}
+    found = problems(files, config)
+    assert any(re.search(rule, p) for p in found), found
 
 
 PROVIDER_JSON_ENDPOINT = (
