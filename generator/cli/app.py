@@ -168,7 +168,9 @@ def check(ctx: click.Context, /, **params: Any) -> None:
             for env in report.environments
         ]
         # Environments that could not be rendered are named by their error lines.
-        echo_outcomes(lines, _CHECK_STATES, failed=len(report.errors))
+        nested = any(env.component for env in report.environments)
+        noun = "root modules" if nested else "environments"
+        echo_outcomes(lines, _CHECK_STATES, failed=len(report.errors), noun=noun)
         failure = report.failure(drift_is_error=True)
         if failure is not None:
             raise failure
