@@ -450,7 +450,7 @@ def test_empty_bucket_exits_1_and_leaves_out_local_unchanged(
     first = tfgen(["render", ENV, "--project-dir", str(project)], environ)
     assert first.returncode == 0, failed(first, "tfgen render")
     before = contents(out)
-    assert "backend.hcl" in before
+    assert {f"{c}/backend.hcl" for c in COMPONENT_KEYS} <= set(before)
 
     result = tfgen(
         ["render", ENV, "--project-dir", str(project), "--set", override], environ | variables
