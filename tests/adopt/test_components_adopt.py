@@ -18,6 +18,7 @@ from tests.adopt.helpers import show_json, show_resource, write_json
 from tests.components.conftest import COMPONENT_STACK
 from tests.conftest import write_tree
 from tests.outtree import snapshot
+from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
 # The inline stack's security groups, given names (as the shipped stack's have): a name
 # alone does not tell the app's group from another deployment's; the VPC it names does.
@@ -339,3 +340,30 @@ def test_a_stack_without_components_refuses_a_components_section(tmp_path: Path)
         "error: adopt/dev.yaml:1: components: the stack declares no components; its blocks "
         "are moved, import, removed, pin"
     )
+
+
+@requires_terraform
+def test_terraform_validates_each_component_with_its_imports_and_the_forget_file(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path)
+    assert tfgen(root, "adopt", "dev", "--state", str(single_state(tmp_path)))[0] == 0
+    assert tfgen(root, "render", "dev")[0] == 0
+    env = terraform_env(tmp_path)
+    for name in ("network", "data", "app"):
+        folder = root / "out" / "dev" / name
+        assert (folder / "adopt.tf").is_file()
+        proc = run_terraform(["init", "-backend=false", "-input=false"], folder, env)
+        assert proc.returncode == 0, (name, proc.stderr)
+        proc = run_terraform(["validate"], folder, env)
+        assert proc.returncode == 0, (name, proc.stdout, proc.stderr)
+        proc = run_terraform(["fmt", "-check", "-diff"], folder, env)
+        assert proc.returncode == 0, (name, proc.stdout)
+    # The old root, retired: only the forget file (and the provider it names).
+    old = tmp_path / "old-root"
+    old.mkdir()
+    (old / "forget.tf").write_bytes((root / "adopt" / "dev.forget.tf").read_bytes())
+    (old / "versions.tf").write_bytes((root / "out/dev/network/versions.tf").read_bytes())
+    assert run_terraform(["init", "-backend=false", "-input=false"], old, env).returncode == 0
+    proc = run_terraform(["validate"], old, env)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
