@@ -12,6 +12,11 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import settings
 
+from generator.components.wire import render_components
+from generator.engine.core import EnvironmentConfig
+from generator.engine.render import render_environment
+from generator.project import Project
+
 ROOT = Path(__file__).resolve().parent.parent
 # Fixed values for the variables the shipped environments read, so goldens are stable.
 GOLDEN_ENVIRON = {"TERRAFORM_STATE_BUCKET": "example-tfstate-prod"}
@@ -41,6 +46,55 @@ def write_tree(root: Path, files: Mapping[str, str]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+
+
+# A few of the shipped templates as one root module: what the tests of inputs, output and
+# failure handling render (fast), rather than every component of catalog-api.
+# main.tf.j2 declares the data.aws_caller_identity the others use (references must resolve).
+ONE_ROOT_TEMPLATES = (
+    "backend.hcl.j2",
+    "versions.tf.j2",
+    "providers.tf.j2",
+    "network.tf.j2",
+    "main.tf.j2",
+)
+
+
+def keep_one_root(project: Path, kept: tuple[str, ...] = ONE_ROOT_TEMPLATES) -> Path:
+    """Keep ``kept`` of ``project``'s top-level templates and render them as one root module.
+
+    The stack's ``components`` section becomes blank lines, so that every other line of
+    ``stack.yaml`` keeps its number (errors located there stay where they were).
+    """
+    for template in (project / "templates").glob("*.j2"):
+        if not template.name.startswith("_") and template.name not in kept:
+            template.unlink()
+    stack = project / "templates" / "stack.yaml"
+    lines = stack.read_text(encoding="utf-8").split("\n")
+    inside = False
+    for number, line in enumerate(lines):
+        if line.startswith("components:"):
+            inside = True
+        elif line and not line[0].isspace() and not line.startswith("#"):
+            inside = False
+        if inside:
+            lines[number] = ""
+    stack.write_text("\n".join(lines), encoding="utf-8")
+    return project
+
+
+def render_files(project: Project, config: EnvironmentConfig, source: str) -> dict[str, str]:
+    """Every file one environment renders, keyed ``<component>/<file>`` when it has components.
+
+    A stack with components is rendered, verified and wired as ``render`` does it; one
+    without is rendered only (the caller verifies, if it wants).
+    """
+    if project.graph is None:
+        return render_environment(project.stack, config, source=source)
+    units = render_components(
+        project.stack, project.graph, config, source=source, out_prefix=f"out/{config.name}"
+    )
+    return {f"{unit.name}/{file}": text for unit in units for file, text in unit.files.items()}
 
 
 @pytest.fixture

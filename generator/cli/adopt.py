@@ -15,7 +15,6 @@ from generator.cli.options import (
     complete_environments,
     epilog,
     global_options,
-    project_dir_of,
 )
 from generator.cli.runner import run, selection
 
@@ -79,8 +78,9 @@ def adopt(
     from generator.commands.adopt import adopt as run_adopt
 
     def action() -> int | None:
-        report = run_adopt(options(), state_path, imports=imports)
-        echo_adopt(report, project_dir_of(ctx))
+        run_options = options()
+        report = run_adopt(run_options, state_path, imports=imports)
+        echo_adopt(report, run_options)
         return None
 
     run(ctx, action)

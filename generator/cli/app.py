@@ -6,6 +6,7 @@ never load Jinja, the HCL parser or the schema validator.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from generator.cli.console import (
     echo_diff,
     echo_outcomes,
     failed_text,
+    path_from_here,
     progress_line,
 )
 from generator.cli.options import (
@@ -166,7 +168,9 @@ def check(ctx: click.Context, /, **params: Any) -> None:
             for env in report.environments
         ]
         # Environments that could not be rendered are named by their error lines.
-        echo_outcomes(lines, _CHECK_STATES, failed=len(report.errors))
+        nested = any(env.component for env in report.environments)
+        noun = "root modules" if nested else "environments"
+        echo_outcomes(lines, _CHECK_STATES, failed=len(report.errors), noun=noun)
         failure = report.failure(drift_is_error=True)
         if failure is not None:
             raise failure
@@ -345,7 +349,7 @@ def init_command(ctx: click.Context, directory: Path) -> None:
         click.echo(
             f"next: edit {result.directory / 'environments' / '_defaults.yaml'} "
             f"(project, region, backend.bucket), then: "
-            f"tfgen --project-dir {result.directory} render dev",
+            f"tfgen --project-dir {shlex.quote(path_from_here(result.directory))} render dev",
             err=True,
         )
 

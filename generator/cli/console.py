@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 from collections import Counter
@@ -17,9 +18,28 @@ import click
 if TYPE_CHECKING:
     from generator.commands.adopt import AdoptReport
     from generator.commands.bootstrap import BootstrapReport
+    from generator.pipeline import RunOptions
 
 # Shown only when a run takes longer than this (seconds), and only on a terminal.
 PROGRESS_DELAY = 0.5
+
+
+def path_from_here(path: Path) -> str:
+    """``path`` as it is named from the current folder: relative inside it, else absolute.
+
+    A hint printed with it works as printed from where the command ran, whatever
+    ``--project-dir`` or ``--out`` were.
+    """
+    full = path.resolve()
+    try:
+        return full.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(full)
+
+
+def chdir_word(path: Path) -> str:
+    """The ``-chdir=`` of terraform for ``path``, valid from the current folder, shell-quoted."""
+    return shlex.quote(f"-chdir={path_from_here(path)}")
 
 
 class Progress:
@@ -198,6 +218,8 @@ def echo_bootstrap(
                 f"{', '.join(others)}; {module.display} is their bootstrap module too",
                 err=True,
             )
+        for note in module.notes:
+            click.echo(f"note: {note}", err=True)
         for old in module.old_states:
             click.echo(
                 f"note: {old} is the local state of this bucket's earlier module; "
@@ -210,16 +232,15 @@ def echo_bootstrap(
         state = f"{changed} file(s) changed" if changed else "up to date"
         click.echo(f"{module.display}: {state} (state of {', '.join(module.names)})", err=True)
     for module in done:
-        click.echo(
-            f"next: terraform -chdir={module.display} init && "
-            f"terraform -chdir={module.display} apply",
-            err=True,
-        )
+        chdir = chdir_word(module.folder)
+        click.echo(f"next: terraform {chdir} init && terraform {chdir} apply", err=True)
     return max((code for _problems, code, _trace in failures), default=None)
 
 
-def echo_adopt(report: AdoptReport, project_dir: Path) -> None:
+def echo_adopt(report: AdoptReport, options: RunOptions) -> None:
     """What ``tfgen adopt`` decided, on stderr: every block, every rename, the next steps."""
+    from generator.commands.check import render_command
+
     matching, adoption = report.matching, report.adoption
     importing = bool(adoption.imports or report.components)
     moves = [m for m in matching.matches if m.old != m.new] if not importing else []
@@ -274,20 +295,20 @@ def echo_adopt(report: AdoptReport, project_dir: Path) -> None:
             "what moved (or run terraform state rm there for each of its from addresses)",
             err=True,
         )
-    where = "" if project_dir.resolve() == Path.cwd().resolve() else f" --project-dir {project_dir}"
-    out = f"out/{report.environment}"
+    render = render_command(options, report.environment)
+    chdir = chdir_word(options.out_root / report.environment)
     if report.components:
+        component = chdir_word(options.out_root / report.environment / "COMPONENT")
         click.echo(
-            f"next: tfgen{where} render {report.environment}, then wave by wave (tfgen list "
-            f"--json) for each component: terraform -chdir={out}/<component> plan "
-            f"-out=adopt.plan, show -json adopt.plan > adopt-plan.json, and tfgen gate "
-            "adopt-plan.json",
+            f"next: {render}, then wave by wave (tfgen list --json), for each COMPONENT: "
+            f"terraform {component} plan -out=adopt.plan, terraform {component} show -json "
+            "adopt.plan > adopt-plan.json, and tfgen gate adopt-plan.json",
             err=True,
         )
         return
     click.echo(
-        f"next: tfgen{where} render {report.environment}, then terraform -chdir={out} plan "
-        f"-out=adopt.plan, terraform -chdir={out} show -json adopt.plan > adopt-plan.json, "
+        f"next: {render}, then terraform {chdir} plan -out=adopt.plan, "
+        f"terraform {chdir} show -json adopt.plan > adopt-plan.json, "
         "and tfgen gate adopt-plan.json",
         err=True,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.engine.core import EnvironmentConfig
+from generator.engine.formats import local_http
 from generator.engine.render import render_environment, template_names
 from generator.engine.stack import Stack, load_stack
 from generator.errors import ConfigError, Problem, TfgenError, VerifyError, merge_errors
@@ -69,6 +70,10 @@ class BucketModule:
     error: TfgenError | None
     # Local states of the old per-environment layout (out/_bootstrap/<env>/) to move here.
     old_states: tuple[str, ...] = ()
+    # What the module leaves out and why (the TLS-only policy of an emulated store).
+    notes: tuple[str, ...] = ()
+    # Where it is written (display is relative to the project; this is the real path).
+    folder: Path = Path()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -169,7 +174,7 @@ def _bucket_module(
             command=BOOTSTRAP,
         )
         files = _with_listing(files, envs)
-        verify_bootstrap(files, first.config, out_prefix=display)
+        notes = verify_bootstrap(files, first.config, out_prefix=display)
         written = write_output(out_root / bucket, files, display=display, force=options.force)
     except TfgenError as err:
         return BucketModule(bucket, envs, display, {}, None, err)
@@ -179,7 +184,9 @@ def _bucket_module(
         if (out_root / e.config.name / STATE_FILE).is_file()
         and not (out_root / bucket / STATE_FILE).exists()
     )
-    return BucketModule(bucket, envs, display, files, written, None, old)
+    return BucketModule(
+        bucket, envs, display, files, written, None, old, tuple(notes), out_root / bucket
+    )
 
 
 def _check_shared(bucket: str, envs: Sequence[LoadedEnvironment]) -> None:
@@ -220,7 +227,7 @@ def _with_listing(files: Mapping[str, str], envs: Sequence[LoadedEnvironment]) -
 
 def verify_bootstrap(
     files: Mapping[str, str], config: EnvironmentConfig, *, out_prefix: str
-) -> None:
+) -> list[str]:
     """Check a rendered bootstrap module before anything is written.
 
     The rules: every file parses; one terraform block pinning the AWS provider and no
@@ -228,6 +235,13 @@ def verify_bootstrap(
     it, with versioning, default encryption, a full public access block, a policy that
     denies non-TLS access and expiry of old versions; the lock table when the backend
     names one; no endpoint overrides unless the environment declares an endpoint.
+
+    The TLS-only policy is the one rule relaxed, and only where the state store is an
+    emulator on loopback over plain http (:func:`~generator.engine.formats.local_http`):
+    there the policy refuses every request, ``terraform init`` included.
+
+    Returns:
+        Notes for the user: what the module leaves out, and why.
 
     Raises:
         VerifyError: one problem per broken rule.
@@ -242,7 +256,18 @@ def verify_bootstrap(
     problems.extend(check_terraform_block(parsed, out_prefix, local_state=True))
     resources = _collect(parsed, "resource")
     data = _collect(parsed, "data")
-    _check_bucket(resources, data, config.backend.bucket, rule)
+    store = config.backend.endpoint or config.endpoint
+    tls_only = bool(resources.get("aws_s3_bucket_policy")) and _denies_insecure_transport(data)
+    notes: list[str] = []
+    if not tls_only and local_http(store):
+        notes.append(
+            f"{out_prefix}: the state bucket has no policy denying requests without TLS: its "
+            f"endpoint {store} is plain http on loopback (an emulator), which such a policy "
+            "would refuse; a bucket anywhere else gets it"
+        )
+    elif not tls_only:
+        rule("the state bucket needs a policy denying requests without TLS (aws:SecureTransport)")
+    _check_bucket(resources, config.backend.bucket, rule)
     table = config.backend.dynamodb_table
     locks = resources.get("aws_dynamodb_table", [])
     if table:
@@ -257,11 +282,11 @@ def verify_bootstrap(
         problems.extend(check_no_endpoints(parsed, out_prefix))
     if problems:
         raise VerifyError(*problems)
+    return notes
 
 
 def _check_bucket(
     resources: Mapping[str, list[dict[str, Any]]],
-    data: Mapping[str, list[dict[str, Any]]],
     bucket: str,
     rule: Callable[[str], None],
 ) -> None:
@@ -280,8 +305,6 @@ def _check_bucket(
     blocks = resources.get("aws_s3_bucket_public_access_block", [])
     if len(blocks) != 1 or not all(blocks[0].get(k) is True for k in _PUBLIC_ACCESS):
         rule(f"the state bucket needs a public access block with {', '.join(_PUBLIC_ACCESS)}")
-    if not resources.get("aws_s3_bucket_policy") or not _denies_insecure_transport(data):
-        rule("the state bucket needs a policy denying requests without TLS (aws:SecureTransport)")
     expiring = [
         rule_block
         for r in resources.get("aws_s3_bucket_lifecycle_configuration", [])

@@ -59,6 +59,16 @@ class FileState(Enum):
         "move it away, or render with --force to replace it"
     )
     FOREIGN = FOREIGN_TERRAFORM  # render refuses the same files with the same words
+    SUPERSEDED = (
+        "belongs to the one root module an earlier render wrote here, before the stack had "
+        "components (render leaves it: it still holds that state's configuration); move its "
+        "resources into the components (tfgen adopt --import), retire it with the forget "
+        "file, then delete it"
+    )
+
+
+# Drift that render does not undo: the message of each says what does.
+_NOT_RENDERS_TO_FIX = (FileState.FOREIGN, FileState.SUPERSEDED)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class EnvironmentDrift:
     display: str
     files: tuple[FileDrift, ...]
     rerun: str = ""  # the render command that brings it in sync, as it can be run from here
+    component: str | None = None  # the component, for a stack with components
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ class DriftReport:
                 # A file tfgen did not write stays after a render: its message has the fix.
                 *(
                     [Problem(f"run: {env.rerun or 'tfgen render ' + env.name}", path=env.display)]
-                    if any(f.state is not FileState.FOREIGN for f in env.files)
+                    if any(f.state not in _NOT_RENDERS_TO_FIX for f in env.files)
                     else []
                 ),
             )
@@ -181,7 +192,7 @@ def compare_output(rendered: Rendered) -> EnvironmentDrift:
     if problems:
         raise OutputError(*problems)
     drifted.sort(key=lambda f: f.name)
-    return EnvironmentDrift(rendered.name, shown, tuple(drifted))
+    return EnvironmentDrift(rendered.name, shown, tuple(drifted), component=rendered.component)
 
 
 def _state(
@@ -275,10 +286,36 @@ def check_output(options: RunOptions) -> DriftReport:
     run = render_selection(options)
     compared: list[EnvironmentDrift] = []
     errors = list(run.errors)
+    parents: dict[Path, Rendered] = {}
     for rendered in run.rendered:
+        if rendered.component is not None:
+            parents.setdefault(rendered.out_dir.parent, rendered)
         try:
             drift = compare_output(rendered)
             compared.append(dataclasses.replace(drift, rerun=render_command(options, drift.name)))
         except TfgenError as err:
             errors.append(err)
+    for folder, rendered in parents.items():
+        try:
+            superseded = _superseded_root(folder, rendered.display.rpartition("/")[0])
+        except TfgenError as err:
+            errors.append(err)
+            continue
+        if superseded is not None:
+            compared.append(superseded)
     return DriftReport(environments=tuple(compared), errors=tuple(errors))
+
+
+def _superseded_root(folder: Path, shown: str) -> EnvironmentDrift | None:
+    """The files of a one-root render left in ``out/<env>`` after the stack got components.
+
+    Raises:
+        OutputError: the folder or its manifest is a link or not tfgen's.
+    """
+    refuse_link(folder, shown)
+    manifest = read_manifest(folder, display=shown)
+    present = [n for n in sorted(manifest) if plain_name(n) and (folder / n).is_file()]
+    if not present:
+        return None
+    files = tuple(FileDrift(n, f"{shown}/{n}", FileState.SUPERSEDED, "") for n in present)
+    return EnvironmentDrift(folder.name, shown, files)

@@ -183,7 +183,7 @@ def render_components(
             if producers:
                 # Producers render first (waves): their backend.hcl is known. The block goes
                 # in before verification, which then sees every reference resolve.
-                text = _remote_state_text(producers, rendered, parsed, config, source)
+                text = _remote_state_text(producers, parsed, config, source)
                 _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
                 files[REMOTE_STATE_FILE] = text
             for extra in added.get(name, ()):
@@ -287,18 +287,32 @@ def _secret_reason(name: str, body: Mapping[str, Any]) -> str | None:
 
 
 def _terraform_pins(parsed: Mapping[str, dict[str, Any]]) -> tuple[str, str] | None:
-    """(file, JSON of required_version and required_providers) of a component, or None."""
+    """(file, JSON of required_version and required_providers) of a component, or None.
+
+    Terraform merges a module's ``terraform`` blocks, so the pins are gathered from all of
+    them (verification allows one ``required_providers``); the file named is the first
+    that holds ``required_version``.
+    """
+    where: str | None = None
+    versions: list[Any] = []
+    providers: list[dict[str, Any]] = []
     for file, doc in sorted(parsed.items()):
-        for block in doc.get("terraform", []) if isinstance(doc.get("terraform"), list) else []:
-            if isinstance(block, dict) and "required_version" in block:
-                providers = [
-                    {k: v for k, v in p.items() if not k.startswith("__")}
-                    for p in block.get("required_providers", [])
-                    if isinstance(p, dict)
-                ]
-                pins = {"required_version": block["required_version"], "providers": providers}
-                return file, json.dumps(pins, sort_keys=True, default=str)
-    return None
+        blocks = doc.get("terraform")
+        for block in blocks if isinstance(blocks, list) else []:
+            if not isinstance(block, dict):
+                continue
+            if "required_version" in block:
+                where = where or file
+                versions.append(block["required_version"])
+            providers += [
+                {k: v for k, v in p.items() if not k.startswith("__")}
+                for p in block.get("required_providers", [])
+                if isinstance(p, dict)
+            ]
+    if where is None:
+        return None
+    pins = {"required_version": versions, "providers": providers}
+    return where, json.dumps(pins, sort_keys=True, default=str)
 
 
 def _version_problems(
@@ -343,7 +357,6 @@ def _plain(value: Any) -> Any:
 
 def _remote_state_text(
     producers: Sequence[str],
-    rendered: Mapping[str, RenderedComponent],
     parsed: Mapping[str, Mapping[str, dict[str, Any]]],
     config: EnvironmentConfig,
     source: str,
@@ -354,7 +367,7 @@ def _remote_state_text(
         settings = _read_config(parsed[producer][BACKEND_FILE])
         blocks.append(
             f"# The outputs of component {producer}, from its state "
-            f"(settings copied from {rendered[producer].display}/{BACKEND_FILE}).\n"
+            f"(settings copied from ../{producer}/{BACKEND_FILE}).\n"
             f'data "terraform_remote_state" "{producer}" {{\n'
             '  backend = "s3"\n'
             "  config = {\n" + hcl_attrs(settings, 4) + "\n  }\n}\n"

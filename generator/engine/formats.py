@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Callable
 
 from generator.layout import ENV_NAME_RE
@@ -140,6 +141,29 @@ def vpc_cidr_problem(value: str) -> str | None:
 def url_problem(value: str) -> str | None:
     """Why ``value`` is not an http(s) URL."""
     return None if _URL_RE.fullmatch(value) else f"{value!r} is not an http(s) URL"
+
+
+def local_http(value: object) -> bool:
+    """Whether ``value`` is a plain-http URL on this machine's loopback (an emulator's).
+
+    ``localhost``, ``127.0.0.0/8`` and ``::1`` only; anything else (https, another host, a
+    name that merely starts like one, such as ``127.0.0.1.example.com``) is not.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme != "http" or host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def env_name_problem(value: str) -> str | None:

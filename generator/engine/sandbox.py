@@ -40,6 +40,7 @@ import jinja2.sandbox
 
 from generator import cache
 from generator.engine.filters import FILTERS
+from generator.engine.formats import local_http
 from generator.engine.tffunctions import FUNCTIONS
 
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a template's source
@@ -324,6 +325,8 @@ def make_env(templates_dir: Path) -> jinja2.Environment:
     env.filters.update(BOUNDED_FILTERS)
     env.filters.update(FILTERS)
     env.filters.update(FUNCTIONS)
+    # `{% if url is local_http %}`: plain http on loopback, an emulator (see formats).
+    env.tests["local_http"] = local_http
     env.bytecode_cache = _bytecode_cache(env)
     return env
 

@@ -16,9 +16,14 @@ from generator.verify.reftree import Declared, Traversal
 
 # Roots whose next name is always valid (Terraform defines them).
 _BUILTIN = {"path": ("module", "root", "cwd"), "terraform": ("workspace", "applying")}
-# Roots valid only inside a resource, data source, module or ephemeral block.
-_OBJECT_ROOTS = frozenset({"count", "each", "self"})
+# Roots valid only inside some blocks: a resource, data source, module or ephemeral block,
+# and ``each`` in an ``import`` block with ``for_each`` too (Terraform 1.7).
 _OBJECT_BLOCKS = frozenset({"resource", "data", "module", "ephemeral"})
+_OBJECT_ROOTS = {
+    "count": _OBJECT_BLOCKS,
+    "each": _OBJECT_BLOCKS | {"import"},
+    "self": _OBJECT_BLOCKS,
+}
 _NAMED = {"var": "variable", "local": "local", "module": "module"}
 
 
@@ -40,9 +45,11 @@ def check_references(
             declared.setdefault(decl.kind, set()).add(decl.names)
     problems: list[Problem] = []
     for name, (refs, _decls) in sorted(files.items()):
+        seen: set[tuple[int, tuple[str, ...]]] = set()  # the same name twice on a line: once
         for ref in sorted(refs, key=lambda r: r.line):
             message = _problem(ref, declared)
-            if message is not None:
+            if message is not None and (ref.line, ref.names) not in seen:
+                seen.add((ref.line, ref.names))
                 problems.append(
                     Problem(
                         message, path=f"{prefix}/{name}", line=ref.line, key=".".join(ref.names)
@@ -56,9 +63,10 @@ def _problem(ref: Traversal, declared: Mapping[str, set[tuple[str, ...]]]) -> st
     if root in _BUILTIN:
         return None if rest and rest[0] in _BUILTIN[root] else f"{root}. has no such attribute"
     if root in _OBJECT_ROOTS:
-        if ref.top in _OBJECT_BLOCKS:
+        if ref.top in _OBJECT_ROOTS[root]:
             return None
-        return f"{root}. is only defined inside a resource, data, ephemeral or module block"
+        where = ", ".join(sorted(_OBJECT_ROOTS[root]))
+        return f"{root}. is only defined inside these blocks: {where}"
     if root in _NAMED:
         kind = _NAMED[root]
         names = {n[0] for n in declared.get(kind, set())}

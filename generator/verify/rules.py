@@ -226,7 +226,11 @@ def _blocks(doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
 def check_terraform_block(
     tf: Mapping[str, Mapping[str, Any]], prefix: str, *, local_state: bool = False
 ) -> list[Problem]:
-    """The one terraform block: a required_version, hashicorp/aws pinned, and the backend.
+    """The terraform blocks: a required_version, hashicorp/aws pinned, and the backend.
+
+    A module may split its settings over several terraform blocks (``versions.tf`` and
+    ``backend.tf`` is common, and Terraform merges them); what Terraform allows only once,
+    ``required_providers`` and the backend, must appear exactly once across them.
 
     Args:
         tf: parsed ``.tf``/``.tf.json`` files by name.
@@ -234,47 +238,60 @@ def check_terraform_block(
         local_state: the module keeps local state (bootstrap): no backend at all; otherwise
             exactly one empty ``backend "s3"`` block (its settings are in backend.hcl).
     """
-    problems: list[Problem] = []
-    terraform_blocks = [
+    blocks = [
         (name, block) for name, doc in sorted(tf.items()) for block in _blocks(doc, "terraform")
     ]
-    if len(terraform_blocks) != 1:
-        where = ", ".join(n for n, _ in terraform_blocks) or "none"
+    if not blocks:
+        return [Problem("expected a terraform block, found none", path=prefix)]
+
+    def where(found: list[tuple[str, Any]]) -> str:
+        return ", ".join(sorted({n for n, _ in found}))
+
+    def at(found: list[tuple[str, Any]]) -> str:
+        names = {n for n, _ in found} or {n for n, _ in blocks}
+        return f"{prefix}/{names.pop()}" if len(names) == 1 else prefix
+
+    problems: list[Problem] = []
+    if not any("required_version" in block for _, block in blocks):
+        problems.append(Problem("the terraform block has no required_version", path=at([])))
+    providers = [(n, p) for n, block in blocks for p in _blocks(block, "required_providers")]
+    if len(providers) > 1:
         problems.append(
             Problem(
-                f"expected exactly one terraform block, found {len(terraform_blocks)} ({where})",
-                path=prefix,
+                f"expected one required_providers block, found {len(providers)} "
+                f"({where(providers)}): Terraform refuses a second",
+                path=at(providers),
             )
         )
-        return problems
-    name, block = terraform_blocks[0]
-    display = f"{prefix}/{name}"
-    if "required_version" not in block:
-        problems.append(Problem("the terraform block has no required_version", path=display))
-    providers = _blocks(block, "required_providers")
-    if not providers or "aws" not in providers[0]:
-        problems.append(Problem("required_providers does not pin hashicorp/aws", path=display))
-    backends = _blocks(block, "backend")
-    if local_state:
-        if backends or _blocks(block, "cloud"):
-            msg = "the bootstrap module keeps local state: it may not declare a backend"
-            problems.append(Problem(msg, path=display))
-        return problems
-    labels = [label for b in backends for label in b if label != "__is_block__"]
-    if labels != ['"s3"']:
+    elif not providers or "aws" not in providers[0][1]:
         problems.append(
-            Problem(
-                f'expected exactly one backend "s3" block, found {labels or "none"}', path=display
-            )
+            Problem("required_providers does not pin hashicorp/aws", path=at(providers))
+        )
+    backends = [(n, b) for n, block in blocks for b in _blocks(block, "backend")]
+    clouds = [(n, c) for n, block in blocks for c in _blocks(block, "cloud")]
+    if local_state:
+        if backends or clouds:
+            msg = "the bootstrap module keeps local state: it may not declare a backend"
+            problems.append(Problem(msg, path=at(backends + clouds)))
+        return problems
+    labels = [label for _, b in backends for label in b if label != "__is_block__"]
+    if labels != ['"s3"'] or clouds:
+        found = (
+            f"{labels or 'none'}" if len(backends) < 2 else f"{len(backends)} ({where(backends)})"
+        )
+        found += " and a cloud block" if clouds else ""
+        problems.append(
+            Problem(f'expected exactly one backend "s3" block, found {found}', path=at(backends))
         )
     else:
-        body = {k: v for k, v in backends[0]['"s3"'].items() if not k.startswith("__")}
+        name, backend = backends[0]
+        body = {k: v for k, v in backend['"s3"'].items() if not k.startswith("__")}
         if body:
             problems.append(
                 Problem(
                     'the backend "s3" block must be empty (settings belong in backend.hcl), '
                     f"found {', '.join(sorted(body))}",
-                    path=display,
+                    path=f"{prefix}/{name}",
                 )
             )
     return problems

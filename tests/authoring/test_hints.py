@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from click.testing import CliRunner
 
 from generator.cli.app import cli
 from generator.errors import EXIT_DRIFT
+from tests.adopt.test_cli_adopt import make_project, old_state
+from tests.tfhelpers import run_terraform, skip_reason, terraform_env
 
 ENV = {"TFGEN_STATE_BUCKET": "b-state"}
 
@@ -59,3 +62,121 @@ def test_the_rendered_header_names_the_suffix(
         "# Change the environment files or templates and run: tfgen render dev --suffix pr9"
     )
     _run_hint(runner, header.split("run: ", 1)[1])
+
+
+def _hinted_commands(stderr: str) -> list[str]:
+    """Every command of every ``next:`` and ``run:`` line, as printed."""
+    commands: list[str] = []
+    for line in stderr.splitlines():
+        if line.startswith("next: "):
+            text = line.removeprefix("next: ")
+        elif ": run: " in line:
+            text = line.split(": run: ", 1)[1]
+        else:
+            continue
+        parts = re.split(r" && |, then: ", text)
+        commands.extend(p for p in parts if p.startswith(("tfgen ", "terraform ")))
+    return commands
+
+
+def _follow(
+    runner: CliRunner, command: str, tf_env: dict[str, str] | None, touched: set[str]
+) -> None:
+    """Run one hinted command from the current folder, as printed.
+
+    tfgen through the CLI runner; terraform's ``-chdir`` folder must exist from here and hold
+    the module, and ``init`` runs for real with the offline mirror when ``tf_env`` is given
+    (``apply`` is checked as ``validate``: it would need AWS).
+    """
+    words = shlex.split(command)
+    touched.add(words[0] if words[0] == "tfgen" else f"terraform {words[2]}")
+    if words[0] == "tfgen":
+        _run_hint(runner, command)
+        return
+    assert words[1].startswith("-chdir="), command
+    folder = Path(words[1].removeprefix("-chdir="))
+    assert (folder / "versions.tf").is_file(), (command, Path.cwd())
+    if tf_env is None:
+        return
+    verb = "validate" if words[2] == "apply" else words[2]
+    result = run_terraform([verb, *words[3:]], folder, tf_env)
+    assert result.returncode == 0, (command, result.stdout + result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("layout", "real_terraform"),
+    [
+        ("project-dir", False),
+        ("relative-project-dir", False),
+        ("out-elsewhere", False),
+        ("project-outside-cwd", True),
+        ("inside-project", False),
+    ],
+)
+def test_every_hint_of_init_bootstrap_render_and_check_succeeds_as_printed(
+    tmp_path: Path,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    layout: str,
+    real_terraform: bool,
+) -> None:
+    if real_terraform and skip_reason() is not None:
+        pytest.skip(skip_reason() or "")
+    cwd = tmp_path / "work" if layout == "project-outside-cwd" else tmp_path
+    cwd.mkdir(exist_ok=True)
+    root = tmp_path / "my site"  # a space: every path in a hint must be quoted
+    monkeypatch.chdir(cwd)
+    flags: list[str] = {
+        "project-dir": ["--project-dir", str(root)],
+        "relative-project-dir": ["--project-dir", "my site"],
+        "out-elsewhere": ["--project-dir", str(root), "--out", str(tmp_path / "other out")],
+        "project-outside-cwd": ["--project-dir", str(root)],
+        "inside-project": [],
+    }[layout]
+    tf_env = terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(tmp_path)) if real_terraform else None
+    touched: set[str] = set()
+
+    init = runner.invoke(cli, ["init", str(root)])
+    assert init.exit_code == 0, init.stderr
+    for command in _hinted_commands(init.stderr):  # from where init ran
+        _follow(runner, command, tf_env, touched)
+    if layout == "inside-project":
+        monkeypatch.chdir(root)
+
+    bootstrap = runner.invoke(cli, ["bootstrap", "dev", *flags], env=ENV)
+    assert bootstrap.exit_code == 0, bootstrap.stderr
+    for command in _hinted_commands(bootstrap.stderr):
+        _follow(runner, command, tf_env, touched)
+
+    render = runner.invoke(cli, ["render", "dev", *flags], env=ENV)
+    assert render.exit_code == 0, render.stderr
+    for command in _hinted_commands(render.stderr):
+        _follow(runner, command, tf_env, touched)
+
+    drifted = ["dev", "--set", "bucket.versioning=false", *flags]
+    check = runner.invoke(cli, ["check", *drifted], env=ENV)
+    assert check.exit_code == EXIT_DRIFT, check.stderr
+    for command in _hinted_commands(check.stderr):
+        _follow(runner, command, tf_env, touched)
+    assert runner.invoke(cli, ["check", *drifted], env=ENV).exit_code == 0
+
+    assert touched == {"tfgen", "terraform init", "terraform apply"}, touched
+
+
+def test_the_next_hint_of_adopt_renders_and_names_the_folder_from_here(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "other out"
+    args = ["adopt", "dev", "--state", str(old_state(tmp_path)), "--project-dir", str(root)]
+    result = runner.invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("next: ")]
+    render, rest = line.removeprefix("next: ").split(", then ", 1)
+    _run_hint(runner, render)
+    chdir = shlex.split(rest.split(" plan ", 1)[0])[1]
+    assert chdir == f"-chdir={out / 'dev'}"  # outside the current folder: absolute
+    assert (Path(chdir.removeprefix("-chdir=")) / "adopt.tf").is_file()

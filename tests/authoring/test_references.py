@@ -75,6 +75,11 @@ def test_valid_references_render(site: Path, runner: CliRunner) -> None:
             id="variable-typo",
         ),
         pytest.param(
+            '"${local.orgin}-${local.orgin}"',
+            "local.orgin: no local block declares 'orgin' (did you mean local.origin?)",
+            id="same-typo-twice-on-a-line-once",
+        ),
+        pytest.param(
             "local.orgin",
             "local.orgin: no local block declares 'orgin' (did you mean local.origin?)",
             id="local-typo",
@@ -160,4 +165,92 @@ def test_an_unclosed_block_is_reported_at_its_opening_tag(site: Path, runner: Cl
     assert result.exit_code == 1
     assert result.stderr == (
         "error: templates/x.tf.j2:1: template syntax error: this {% if %} is never closed\n"
+    )
+
+
+# Terraform's own names where Terraform defines them, none of them in the corpus of public
+# modules (tests/authoring/test_corpus.py): each must pass as it is written here.
+BUILTINS = """\
+variable "names" {
+  type    = map(object({ size = number }))
+  default = {}
+}
+
+locals {
+  service = provider::aws::arn_parse("arn:aws:s3:::x").service
+  pairs   = { for k, v in var.names : k => v.size if v.size > 0 }
+  flat    = flatten([for k, v in var.names : [for i in range(v.size) : "${k}-${i}"]])
+  listed  = "%{for n in keys(var.names)}${n},%{endfor}"
+  arns    = aws_s3_bucket.counted[*].arn
+}
+
+resource "aws_s3_bucket" "counted" {
+  count  = 2
+  bucket = "b-${count.index}-${terraform.workspace}"
+
+  lifecycle {
+    ignore_changes = [tags, bucket]
+  }
+
+  provisioner "local-exec" {
+    command = "echo ${self.id} ${path.module} ${path.root} ${path.cwd}"
+  }
+}
+
+resource "aws_s3_bucket_acl" "each" {
+  for_each = var.names
+  bucket   = each.key
+
+  access_control_policy {
+    dynamic "grant" {
+      for_each = each.value.size > 0 ? [each.value.size] : []
+      iterator = g
+      content {
+        permission = "READ"
+        grantee {
+          id   = tostring(g.value)
+          type = "CanonicalUser"
+        }
+      }
+    }
+    owner {
+      id = "owner"
+    }
+  }
+}
+
+module "child" {
+  source = "./child"
+}
+
+output "nested" {
+  value = module.child.outputs.nested.value
+}
+
+import {
+  for_each = var.names
+  to       = aws_s3_bucket_acl.each[each.key]
+  id       = each.key
+}
+"""
+
+
+def test_names_terraform_defines_are_references(site: Path, runner: CliRunner) -> None:
+    (site / "templates" / "builtins.tf.j2").write_text(BUILTINS, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+def test_each_outside_a_block_that_defines_it_is_exit_3(site: Path, runner: CliRunner) -> None:
+    text = "locals {\n  key = each.key\n}\n"
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == EXIT_VERIFY
+    assert result.stderr.startswith(
+        "error: templates/x.tf.j2:2: each.key: each. is only defined inside these blocks: "
+        "data, ephemeral, import, module, resource ["
     )

@@ -90,7 +90,7 @@ def test_verification_failure_exits_3_and_writes_nothing(runner: CliRunner, proj
     write_tree(project, {"templates/extra.tf.j2": 'terraform {\n  backend "s3" {}\n}\n'})
     result = invoke(runner, project, "render", "dev")
     assert result.exit_code == 3, result.stderr
-    assert "expected exactly one terraform block, found 2" in result.stderr
+    assert 'one backend "s3" block, found 2 (extra.tf, versions.tf)' in result.stderr
     assert not (project / "out").exists()
 
 

@@ -109,6 +109,11 @@ def test_the_installed_wheel_renders_a_project(wheel: Path, tmp_path: Path) -> N
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    expected = sorted(p.name for p in (ROOT / "tests" / "golden" / "dev").iterdir())
-    written = sorted(p.name for p in (project / "out" / "dev").iterdir() if p.is_file())
-    assert [n for n in written if not n.startswith(".tfgen")] == expected
+    golden, out = ROOT / "tests" / "golden" / "dev", project / "out" / "dev"
+    expected = {p.relative_to(golden).as_posix(): p.read_bytes() for p in golden.rglob("*.*")}
+    written = {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and not p.name.startswith(".tfgen")
+    }
+    assert written == expected

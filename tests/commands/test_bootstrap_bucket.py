@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from generator.cli.app import cli
 from generator.commands.bootstrap import PACKAGE_TEMPLATES, bootstrap_templates
-from generator.errors import EXIT_INPUT
+from generator.engine.formats import local_http
+from generator.errors import EXIT_INPUT, EXIT_VERIFY
 from generator.project import load_project
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
@@ -170,3 +171,74 @@ def test_the_changelog_keeps_a_changelog() -> None:
         assert heading in unreleased
     for issue in ("issue 10", "issue 11", "issue 12", "issue 13"):
         assert issue in unreleased
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:5000", True),
+        ("http://127.8.9.10:4566/", True),
+        ("http://localhost:4566", True),
+        ("http://LOCALHOST:4566", True),
+        ("http://[::1]:5000", True),
+        ("https://127.0.0.1:5000", False),  # TLS: the policy does not refuse it
+        ("http://127.0.0.1.example.com:5000", False),
+        ("http://localhost.example.com", False),
+        ("http://10.0.0.5:5000", False),
+        ("http://user@127.0.0.1@example.com", False),
+        ("http://[::1", False),
+        (None, False),
+    ],
+)
+def test_local_http_is_plain_http_on_loopback_only(url: str | None, local: bool) -> None:
+    assert local_http(url) is local
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "relaxed"),
+    [
+        ("http://127.0.0.1:5000", True),
+        ("http://localhost:4566", True),
+        ("https://127.0.0.1:5000", False),
+        ("http://moto.example.test:5000", False),
+    ],
+)
+def test_the_tls_policy_is_left_out_only_for_plain_http_on_loopback(
+    runner: CliRunner, project: Path, endpoint: str, relaxed: bool
+) -> None:
+    result = invoke(runner, project, "bootstrap", "local", env={"AWS_ENDPOINT_URL": endpoint})
+    assert result.exit_code == 0, result.stderr
+    text = (project / "out" / "_bootstrap" / LOCAL / "state_bucket.tf").read_text()
+    note = (
+        f"note: out/_bootstrap/{LOCAL}: the state bucket has no policy denying requests "
+        f"without TLS: its endpoint {endpoint} is plain http on loopback (an emulator), which "
+        "such a policy would refuse; a bucket anywhere else gets it\n"
+    )
+    if relaxed:
+        assert 'resource "aws_s3_bucket_policy"' not in text
+        assert "aws:SecureTransport" not in text
+        assert note in result.stderr
+    else:
+        assert 'resource "aws_s3_bucket_policy" "state"' in text
+        assert "aws:SecureTransport" in text
+        assert "no policy denying" not in result.stderr
+
+
+def test_a_module_without_the_tls_policy_is_refused_off_loopback(
+    runner: CliRunner, project: Path
+) -> None:
+    # A project's own bootstrap templates that drop the policy everywhere.
+    shutil.copytree(PACKAGE_TEMPLATES / "bootstrap", project / "templates" / "bootstrap")
+    path = project / "templates" / "bootstrap" / "state_bucket.tf.j2"
+    text = path.read_text()
+    old = "{% if (env.backend.endpoint or env.endpoint) is local_http %}"
+    assert old in text
+    path.write_text(text.replace(old, "{% if true %}"))
+    ok = invoke(runner, project, "bootstrap", "local", env={"AWS_ENDPOINT_URL": "http://[::1]:1"})
+    assert ok.exit_code == 0, ok.stderr
+    refused = invoke(runner, project, "bootstrap", "dev")
+    assert refused.exit_code == EXIT_VERIFY
+    assert refused.stderr == (
+        f"error: out/_bootstrap/{NONPROD}: the state bucket needs a policy denying requests "
+        "without TLS (aws:SecureTransport)\n"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from generator.cli.app import cli
@@ -91,7 +92,7 @@ def test_the_remote_state_block_is_copied_from_the_producers_backend(
     text = (components_project / "out/local/data" / REMOTE_STATE_FILE).read_text(encoding="utf-8")
     assert text.endswith(
         "# The outputs of component network, from its state (settings copied from "
-        "out/local/network/backend.hcl).\n"
+        "../network/backend.hcl).\n"
         'data "terraform_remote_state" "network" {\n'
         '  backend = "s3"\n'
         "  config = {\n"
@@ -320,6 +321,44 @@ def test_components_must_agree_on_versions(runner: CliRunner, components_project
     assert result.exit_code == 3
     assert "error: out/dev/app/versions_app.tf: component app pins terraform" in result.stderr
     assert "all components of an environment agree on required_version" in result.stderr
+
+
+@pytest.mark.parametrize(("version", "code"), [("~> 5.100", 0), ("~> 5.90", 3)])
+def test_pins_split_over_two_terraform_blocks_are_compared_whole(
+    runner: CliRunner, components_project: Path, version: str, code: int
+) -> None:
+    # Terraform merges a module's terraform blocks: app pins its provider in a second one.
+    write_tree(
+        components_project,
+        {
+            "templates/versions_app.tf.j2": """
+                terraform {
+                  required_version = ">= 1.6"
+                  backend "s3" {}
+                }
+            """,
+            "templates/providers_app.tf.j2": f"""
+                terraform {{
+                  required_providers {{
+                    aws = {{
+                      source  = "hashicorp/aws"
+                      version = "{version}"
+                    }}
+                  }}
+                }}
+            """,
+        },
+    )
+    stack = (components_project / "templates/stack.yaml").read_text(encoding="utf-8")
+    stack = stack.replace(
+        "[backend.hcl.j2, versions.tf.j2, app.tf.j2]",
+        "[backend.hcl.j2, versions_app.tf.j2, providers_app.tf.j2, app.tf.j2]",
+    )
+    (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == code, result.stderr
+    if code:
+        assert "error: out/dev/app/versions_app.tf: component app pins terraform" in result.stderr
 
 
 def test_a_failing_component_is_named(runner: CliRunner, components_project: Path) -> None:

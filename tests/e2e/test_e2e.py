@@ -1,7 +1,11 @@
 """End to end: render `local`, then real terraform init/plan/apply/destroy against moto_server.
 
-State lives in the S3 backend that backend.hcl names, served by the emulator. Run alone with
-``.venv/bin/python -m pytest -m e2e``. The whole flow must fit in E2E_BUDGET seconds.
+catalog-api is three components (network, data, app), each a root module with its state in
+the S3 backend its backend.hcl names, served by the emulator. They are applied in the waves
+``tfgen list --json`` gives, each plan afterwards is empty, the app reads the network's and
+the data's outputs through the rendered remote state, and destroy in reverse leaves no
+resource in any state. Run alone with ``.venv/bin/python -m pytest -m e2e
+tests/e2e/test_e2e.py``. The whole flow must fit in E2E_BUDGET seconds.
 With TFGEN_E2E_ENDPOINT set (LocalStack: http://localhost:4566) the flow runs against that
 endpoint instead of a moto_server of its own; its buckets then get a unique suffix.
 """
@@ -43,9 +47,9 @@ ENV = "local"
 STATE_BUCKET = "tfgen-e2e-state"
 # local.yaml's default bucket: created too, and must stay empty.
 DECOY_BUCKET = "catalog-tfstate-local"
-STATE_KEY = "catalog/local/terraform.tfstate"
-# The issue's budget for the whole run on this 2-core machine.
-E2E_BUDGET = float(os.environ.get("TFGEN_E2E_BUDGET", "360"))
+COMPONENT_KEYS = {c: f"catalog/local/{c}/terraform.tfstate" for c in ("network", "data", "app")}
+# The budget for the whole run on this 2-core machine.
+E2E_BUDGET = float(os.environ.get("TFGEN_E2E_BUDGET", "480"))
 # An emulator that is already running (LocalStack...); unset: the test starts moto_server.
 EXTERNAL_ENDPOINT = os.environ.get("TFGEN_E2E_ENDPOINT", "").strip().rstrip("/")
 _CREATED = re.compile(r"^  # (\S+) will be created$", re.MULTILINE)
@@ -292,7 +296,7 @@ def emulator(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.e2e
 @requires_terraform
-def test_local_applies_and_destroys_with_state_in_the_rendered_backend(
+def test_local_applies_wave_by_wave_and_destroys_in_reverse(
     tmp_path: Path, emulator: str, record_property: Any
 ) -> None:
     clock = Clock(E2E_BUDGET, tmp_path)
@@ -300,11 +304,11 @@ def test_local_applies_and_destroys_with_state_in_the_rendered_backend(
     suffix = f"-{uuid.uuid4().hex[:8]}" if EXTERNAL_ENDPOINT else ""
     state_bucket = STATE_BUCKET + suffix
     project = copy_project(tmp_path / "project")
-    out = project / "out" / ENV
     plugin_cache = tmp_path / "plugin-cache"
     plugin_cache.mkdir()
 
-    # Render with the emulator's address, through the CLI, as a user would.
+    # Render with the emulator's address, through the CLI, as a user would; the waves and
+    # folders come from `tfgen list --json`, as CI reads them.
     render_env = aws_subprocess_env(
         AWS_ENDPOINT_URL=emulator, TFGEN_LOCAL_STATE_BUCKET=state_bucket
     )
@@ -312,64 +316,115 @@ def test_local_applies_and_destroys_with_state_in_the_rendered_backend(
     result = tfgen(["render", ENV, "--project-dir", str(project)], render_env)
     clock.record("render", began)
     assert result.returncode == 0, failed(result, "tfgen render")
-    backend = read_backend(out)
-    assert backend["bucket"] == state_bucket
-    assert backend["key"] == STATE_KEY
-    providers = parse_hcl("providers.tf", (out / "providers.tf").read_text(encoding="utf-8"))
+    listed = tfgen(["list", "--json", "--project-dir", str(project)], render_env)
+    assert listed.returncode == 0, failed(listed, "tfgen list --json")
+    (local,) = [row for row in json.loads(listed.stdout) if row["name"] == ENV]
+    assert local["waves"] == [["network"], ["data"], ["app"]]
+    folders = {c["name"]: project / c["dir"] for c in local["components"]}
+    for name, folder in folders.items():
+        backend = read_backend(folder)
+        assert backend["bucket"] == state_bucket
+        assert backend["key"] == COMPONENT_KEYS[name]
+    providers = parse_hcl(
+        "providers.tf", (folders["app"] / "providers.tf").read_text(encoding="utf-8")
+    )
     endpoints = providers["provider"][0]['"aws"']["endpoints"][0]
     assert {k: decode_hcl_string(v) for k, v in endpoints.items() if not k.startswith("__")}
     assert all(
         decode_hcl_string(v) == emulator for k, v in endpoints.items() if not k.startswith("__")
     )
 
-    s3 = s3_client(emulator, backend["region"])
-    create_bucket(s3, backend["bucket"], backend["region"])
+    region = read_backend(folders["network"])["region"]
+    s3 = s3_client(emulator, region)
+    create_bucket(s3, state_bucket, region)
     if not EXTERNAL_ENDPOINT:
-        create_bucket(s3, DECOY_BUCKET, backend["region"])
-    lock_key = backend["key"] + ".tflock"
-
+        create_bucket(s3, DECOY_BUCKET, region)
     env = aws_subprocess_env(
-        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)),
-        AWS_REGION=backend["region"],
+        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=region
     )
+    for name, folder in folders.items():
+        init = ["init", "-input=false", "-backend-config=backend.hcl"]
+        result = terraform(clock, f"init {name}", init, folder, env)
+        assert result.returncode == 0, failed(result, f"terraform init {name}")
 
-    result = terraform(clock, "init", ["init", "-backend-config=backend.hcl"], out, env)
-    assert result.returncode == 0, failed(result, "terraform init")
+    # A consumer planned before its producer is applied fails in Terraform: no mock value.
+    early = terraform(clock, "plan app early", ["plan", "-input=false"], folders["app"], env)
+    assert early.returncode == 1, failed(early, "plan of app before network and data")
 
-    result = terraform(clock, "plan", ["plan", "-detailed-exitcode", "-out=tfplan"], out, env)
-    assert result.returncode == 2, failed(result, "terraform plan (expected changes)")
-    planned = set(_CREATED.findall(result.stdout))
-    assert planned, "the plan creates nothing"
+    planned: dict[str, set[str]] = {}
+    for wave in local["waves"]:
+        for name in wave:
+            plan = ["plan", "-input=false", "-detailed-exitcode", "-out=tfplan"]
+            result = terraform(clock, f"plan {name}", plan, folders[name], env)
+            assert result.returncode == 2, failed(result, f"terraform plan {name}")
+            planned[name] = set(_CREATED.findall(result.stdout))
+            assert planned[name], f"the plan of {name} creates nothing"
+            apply = ["apply", "-input=false", "-auto-approve", "tfplan"]
+            result = terraform(clock, f"apply {name}", apply, folders[name], env)
+            assert result.returncode == 0, failed(result, f"terraform apply {name}")
 
-    result = terraform(clock, "apply", ["apply", "-auto-approve", "tfplan"], out, env)
-    assert result.returncode == 0, failed(result, "terraform apply")
-
-    # The state is at exactly the rendered bucket and key, and nowhere else.
-    assert object_keys(s3, backend["bucket"]) == [backend["key"]]
+    # Each state is at exactly its rendered bucket and key, and nowhere else.
+    assert object_keys(s3, state_bucket) == sorted(COMPONENT_KEYS.values())
     if not EXTERNAL_ENDPOINT:
         assert object_keys(s3, DECOY_BUCKET) == []
-    state = read_state(s3, backend["bucket"], backend["key"])
-    applied = managed_instances(state)
-    assert set(applied) == planned
-    types = {resource_type(a) for a in applied}
+    states = {
+        name: managed_instances(read_state(s3, state_bucket, COMPONENT_KEYS[name]))
+        for name in folders
+    }
+    for name, applied in states.items():
+        assert set(applied) == planned[name], name
+    everything = {a: attrs for applied in states.values() for a, attrs in applied.items()}
+    types = {resource_type(a) for a in everything}
     for part, required in REQUIRED_TYPES.items():
-        assert required <= types, f"{part}: {sorted(required - types)} not in the state"
-    assert_task_role_reads_the_database_secret(applied)
+        assert required <= types, f"{part}: {sorted(required - types)} not in the states"
+    assert {resource_type(a) for a in states["data"]} >= {"aws_db_instance"}
+    assert {resource_type(a) for a in states["network"]} >= {"aws_vpc", "aws_security_group"}
+    assert not {resource_type(a) for a in states["app"]} & {"aws_vpc", "aws_db_instance"}
+    assert_task_role_reads_the_database_secret(everything)
+    assert_app_reads_network_and_data(states)
 
-    result = terraform(clock, "replan", ["plan", "-detailed-exitcode"], out, env)
-    assert result.returncode == 0, failed(result, "second terraform plan (expected no changes)")
-    assert "No changes." in result.stdout
+    for name, folder in folders.items():
+        result = terraform(clock, f"replan {name}", ["plan", "-detailed-exitcode"], folder, env)
+        assert result.returncode == 0, failed(result, f"second plan of {name} (no changes)")
+        assert "No changes." in result.stdout
 
-    result = terraform(clock, "destroy", ["destroy", "-auto-approve"], out, env)
-    assert result.returncode == 0, failed(result, "terraform destroy")
-    assert managed_instances(read_state(s3, backend["bucket"], backend["key"])) == {}
-    assert not object_exists(s3, backend["bucket"], lock_key)
-    assert object_keys(s3, backend["bucket"]) == [backend["key"]]
+    for wave in reversed(local["waves"]):
+        for name in wave:
+            destroy = ["destroy", "-auto-approve"]
+            result = terraform(clock, f"destroy {name}", destroy, folders[name], env)
+            assert result.returncode == 0, failed(result, f"terraform destroy {name}")
+    for name, key in COMPONENT_KEYS.items():
+        assert managed_instances(read_state(s3, state_bucket, key)) == {}, name
+        assert not object_exists(s3, state_bucket, key + ".tflock")
+    assert object_keys(s3, state_bucket) == sorted(COMPONENT_KEYS.values())
 
     summary = clock.summary()
     record_property("timings", summary)
-    record_property("resources", ",".join(sorted(applied)))
-    print(f"\ne2e timings: {summary}\ne2e resources ({len(applied)}): {sorted(applied)}")
+    record_property("resources", ",".join(sorted(everything)))
+    print(f"\ne2e timings: {summary}\ne2e resources ({len(everything)}): {sorted(everything)}")
+
+
+def assert_app_reads_network_and_data(states: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+    """What the app applied came from the network's and data's states, by remote state."""
+    network, data, app = states["network"], states["data"], states["app"]
+    private = {attrs["id"] for a, attrs in network.items() if a.startswith("aws_subnet.private")}
+    public = {attrs["id"] for a, attrs in network.items() if a.startswith("aws_subnet.public")}
+    (service,) = of_type(app, "aws_ecs_service")
+    (config,) = service["network_configuration"]
+    assert set(config["subnets"]) == private
+    assert set(config["security_groups"]) == {network["aws_security_group.tasks"]["id"]}
+    (balancer,) = of_type(app, "aws_lb")
+    assert set(balancer["subnets"]) == public
+    assert set(balancer["security_groups"]) == {network["aws_security_group.alb"]["id"]}
+    (group,) = of_type(app, "aws_lb_target_group")
+    assert group["vpc_id"] == network["aws_vpc.main"]["id"]
+    (database,) = of_type(data, "aws_db_instance")
+    assert database["vpc_security_group_ids"] == [network["aws_security_group.db"]["id"]]
+    (task,) = of_type(app, "aws_ecs_task_definition")
+    (container,) = json.loads(task["container_definitions"])
+    variables = {e["name"]: e["value"] for e in container["environment"]}
+    assert variables["DB_HOST"] == database["address"]
+    assert variables["DB_NAME"] == database["db_name"]
 
 
 # --------------------------------------------------------------------------- empty bucket

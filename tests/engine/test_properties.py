@@ -28,14 +28,13 @@ from hypothesis import strategies as st
 from generator.engine.core import EnvironmentConfig, build_config
 from generator.engine.filters import hcl, hcl_key, hcl_string
 from generator.engine.formats import bucket_name_problem
-from generator.engine.render import render_environment
 from generator.engine.validate import validate_environment
 from generator.errors import ConfigError
 from generator.inputs.secrets import find_secrets
 from generator.project import load_project
 from generator.verify import rules as verify
-from generator.verify.rules import decode_hcl_string, verify_rendered
-from tests.conftest import GOLDEN_ENVIRON, ROOT
+from generator.verify.rules import decode_hcl_string
+from tests.conftest import GOLDEN_ENVIRON, ROOT, render_files
 from tests.tfhelpers import terraform_bin
 
 # Pieces that have broken HCL generators before: template sequences and their escapes,
@@ -337,14 +336,15 @@ def test_any_valid_environment_renders_verifies_and_is_deterministic(
     data: dict[str, Any],
 ) -> None:
     config = validated(data)
-    stack = load_project(ROOT).stack
+    project = load_project(ROOT)
     source = f"environments/{config.name}.yaml"
-    files = render_environment(stack, config, source=source)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(verify, "parse_hcl", parse_once)
-        verify_rendered(files, config, out_prefix=f"out/{config.name}")  # raises on a problem
+        files = render_files(project, config, source)  # each component verified: raises
     again = validate_data(input_values(config))
-    assert render_environment(stack, again, source=source) == files  # same bytes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(verify, "parse_hcl", parse_once)
+        assert render_files(project, again, source) == files  # same bytes
     for name, text in files.items():  # a Python repr would still parse, as a reference
         code = STRING_LITERAL.sub('""', text)  # data inside strings may say anything
         assert not PYTHON_REPR.search(code), f"{name}: {PYTHON_REPR.search(code)}"

@@ -14,7 +14,7 @@ from generator.engine.stack import load_stack
 from generator.errors import RenderError
 from generator.layout import TEMPLATES_DIR
 from generator.project import load_project
-from tests.conftest import GOLDEN_ENVIRON
+from tests.conftest import GOLDEN_ENVIRON, keep_one_root
 
 BROKEN = "a = 1\n{{ env.no_such_setting.x }}\n"
 
@@ -27,6 +27,7 @@ def _fresh_environments() -> Iterator[None]:
 
 def render(project: Path, subfolder: str | None = None) -> dict[str, str]:
     make_env.cache_clear()  # a fresh environment, as a new process has: loads from the cache
+    keep_one_root(project)  # idempotent: the mechanics of the cache, on one root module
     loaded = load_project(project).load_environment("dev", environ=GOLDEN_ENVIRON)
     return render_environment(
         load_stack(project / TEMPLATES_DIR),

@@ -13,7 +13,7 @@ from generator.cli.app import cli
 from generator.cli.console import colour_diff, want_colour
 from generator.commands.check import FileState, check_output, unified_diff
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY
-from tests.conftest import GOLDEN_ENVIRON, ROOT, write_tree
+from tests.conftest import GOLDEN_ENVIRON, ROOT, keep_one_root, write_tree
 from tests.outtree import contents
 
 SHIPPED = ("dev", "prod", "staging")
@@ -27,10 +27,11 @@ def invoke(runner: CliRunner, project: Path, *args: str, env: dict[str, Any] | N
 
 @pytest.fixture(scope="module")
 def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped project with every environment rendered, once for this module."""
+    """The shipped project (a few templates, one root module) rendered, once for this module."""
     base = tmp_path_factory.mktemp("rendered") / "project"
     for name in ("environments", "templates"):
         shutil.copytree(ROOT / name, base / name)
+    keep_one_root(base)
     result = invoke(CliRunner(), base, "render", "--all")
     assert result.exit_code == 0, result.stderr
     return base
@@ -90,10 +91,12 @@ def test_missing_generated_file_is_drift(runner: CliRunner, rendered: Path) -> N
 def test_never_rendered_environment_is_drift(runner: CliRunner, project: Path) -> None:
     result = invoke(runner, project, "check", "dev")
     assert result.exit_code == EXIT_DRIFT
-    assert "+++ b/out/dev/backend.hcl" in result.stdout
+    for component in ("network", "data", "app"):
+        assert f"+++ b/out/dev/{component}/backend.hcl" in result.stdout
 
 
 def test_file_no_longer_rendered_is_drift(runner: CliRunner, project: Path) -> None:
+    keep_one_root(project)
     write_tree(project, {"templates/outputs.tf.j2": 'output "name" {\n  value = "x"\n}\n'})
     assert invoke(runner, project, "render", "dev").exit_code == 0
     (project / "templates" / "outputs.tf.j2").unlink()
@@ -250,6 +253,7 @@ def test_unified_diff_marks_a_missing_final_newline() -> None:
 
 
 def test_check_output_reports_each_state(project: Path) -> None:
+    keep_one_root(project)
     write_tree(project, {"templates/outputs.tf.j2": 'output "a" {\n  value = 1\n}\n'})
     from generator.pipeline import RunOptions, generate
 

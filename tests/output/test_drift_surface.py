@@ -15,15 +15,7 @@ from click.testing import CliRunner
 from generator.cli.app import cli
 from generator.commands.check import DriftReport, EnvironmentDrift, FileDrift, FileState
 from generator.errors import EXIT_DRIFT, EXIT_INPUT, EXIT_VERIFY, ConfigError, VerifyError
-from tests.conftest import GOLDEN_ENVIRON, ROOT
-
-KEPT_TEMPLATES = (
-    "backend.hcl.j2",
-    "versions.tf.j2",
-    "providers.tf.j2",
-    "network.tf.j2",
-    "main.tf.j2",
-)
+from tests.conftest import GOLDEN_ENVIRON, ROOT, keep_one_root
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +23,7 @@ def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("surface") / "project"
     for name in ("environments", "templates"):
         shutil.copytree(ROOT / name, project / name)
-    for template in (project / "templates").glob("*.j2"):
-        if not template.name.startswith("_") and template.name not in KEPT_TEMPLATES:
-            template.unlink()
+    keep_one_root(project)
     result = CliRunner().invoke(cli, ["render", "dev", "--project-dir", str(project)])
     assert result.exit_code == 0, result.output
     return project

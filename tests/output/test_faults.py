@@ -32,7 +32,7 @@ from generator.errors import OutputError
 from generator.output import atomic, safeio, writer
 from generator.output.safeio import MANIFEST
 from generator.output.writer import read_manifest, recover_output, write_output
-from tests.conftest import write_tree
+from tests.conftest import keep_one_root, write_tree
 from tests.outtree import contents, generated_set, snapshot
 
 # The calls that count as steps: everything the writer asks of the kernel.
@@ -259,16 +259,6 @@ def test_a_fault_at_every_step_changes_nothing_before_the_commit(
 # --------------------------------------------------------------------------- SIGKILL
 
 
-# The kill tests render a few templates only: each step of the writer is a fork to kill.
-KEPT_TEMPLATES = (
-    "backend.hcl.j2",
-    "versions.tf.j2",
-    "providers.tf.j2",
-    "network.tf.j2",
-    "main.tf.j2",
-)
-
-
 @dataclass(frozen=True)
 class KillSetup:
     project: Path
@@ -291,9 +281,7 @@ class KillSetup:
 def kill_setup(project: Path, tmp_path: Path) -> KillSetup:
     """out/dev rendered from an older input (with a file that is stale now), user entries."""
     runner = CliRunner()
-    for template in (project / "templates").glob("*.j2"):
-        if not template.name.startswith("_") and template.name not in KEPT_TEMPLATES:
-            template.unlink()
+    keep_one_root(project)
     write_tree(project, {"templates/extra.tf.j2": "locals {\n  extra = {{ env.name | hcl }}\n}\n"})
     result = runner.invoke(cli_module.cli, ["render", "dev", "--project-dir", str(project)])
     assert result.exit_code == 0, result.output

@@ -41,16 +41,9 @@ from generator.errors import DriftError, OutputError
 from generator.output.atomic import JOURNAL_LIMIT
 from generator.output.safeio import FILE_LIMIT, MANIFEST
 from generator.output.writer import read_manifest, recover_output, write_output
-from tests.conftest import ROOT
+from tests.conftest import ROOT, keep_one_root
 from tests.outtree import snapshot
 
-KEPT_TEMPLATES = (
-    "backend.hcl.j2",
-    "versions.tf.j2",
-    "providers.tf.j2",
-    "network.tf.j2",
-    "main.tf.j2",
-)
 STAGING = "out/.tfgen-dev.staging"
 JOURNAL = "out/.tfgen-dev.journal"
 COMMANDS = (("render", "dev"), ("check", "dev"), ("diff", "dev"))
@@ -92,9 +85,7 @@ def rendered_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("hostile") / "project"
     for name in ("environments", "templates"):
         shutil.copytree(ROOT / name, project / name)
-    for template in (project / "templates").glob("*.j2"):
-        if not template.name.startswith("_") and template.name not in KEPT_TEMPLATES:
-            template.unlink()
+    keep_one_root(project)
     result = CliRunner().invoke(cli_module.cli, ["render", "dev", "--project-dir", str(project)])
     assert result.exit_code == 0, result.output
     out = project / "out" / "dev"

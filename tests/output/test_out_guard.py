@@ -77,10 +77,10 @@ def test_another_environments_output_is_refused(runner: CliRunner, project: Path
     assert result.exit_code == EXIT_USAGE
     assert "the output folder of environment 'dev'" in result.stderr
     assert not (project / "out").exists()
-    # After a render: any folder holding a tfgen manifest, and anything below it.
+    # After a render: any folder holding a tfgen manifest (a component's), and anything below.
     elsewhere = project.parent / "elsewhere"
     assert invoke(runner, project, "render", "dev", "--out", str(elsewhere)).exit_code == 0
-    for out in (elsewhere / "dev", elsewhere / "dev" / "nested"):
+    for out in (elsewhere / "dev" / "app", elsewhere / "dev" / "app" / "nested"):
         before = snapshot(project.parent)
         refused = invoke(runner, project, "render", "staging", "--out", str(out))
         assert refused.exit_code == EXIT_USAGE
@@ -124,7 +124,7 @@ def test_ordinary_output_roots_are_accepted(runner: CliRunner, project: Path) ->
     for out in (project / "build", project.parent / "rendered", project / "out"):
         result = invoke(runner, project, "render", "dev", "--out", str(out))
         assert result.exit_code == 0, result.stderr
-        assert (out / "dev" / "backend.hcl").is_file()
+        assert (out / "dev" / "network" / "backend.hcl").is_file()
 
 
 def test_the_rule_itself(tmp_path: Path) -> None:

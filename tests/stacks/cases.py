@@ -20,19 +20,10 @@ from click.testing import CliRunner
 
 from generator.cli.app import cli
 from generator.engine.sandbox import make_env
+from tests.conftest import keep_one_root
 from tests.outtree import snapshot
 
 GIB = 1 << 30
-# The shipped environments with a few of the shipped templates: every row renders (or
-# fails to render) dev, so fewer templates keep the tables fast.
-# main.tf.j2 declares the data.aws_caller_identity the others use (references must resolve).
-KEPT_TEMPLATES = (
-    "backend.hcl.j2",
-    "versions.tf.j2",
-    "providers.tf.j2",
-    "network.tf.j2",
-    "main.tf.j2",
-)
 Files = Mapping[str, str | bytes | None]
 
 
@@ -56,10 +47,8 @@ class Case:
 
 
 def render_dev_once(project: Path, runner: CliRunner) -> Path:
-    """Keep :data:`KEPT_TEMPLATES` of the shipped stack and render out/dev, as a user would."""
-    for template in (project / "templates").glob("*.j2"):
-        if not template.name.startswith("_") and template.name not in KEPT_TEMPLATES:
-            template.unlink()
+    """A few shipped templates as one root module; out/dev rendered once, as a user would."""
+    keep_one_root(project)
     result = runner.invoke(cli, ["render", "dev", "--project-dir", str(project)])
     assert result.exit_code == 0, result.output
     return project

@@ -34,13 +34,18 @@ class ShippedStack:
 
 @dataclass(frozen=True)
 class RenderedCase:
-    """One case rendered through the CLI into a folder of its own; terraform's data beside it."""
+    """One case rendered through the CLI into a folder of its own; terraform's data beside it.
+
+    ``root`` is ``out/<env>``; ``modules`` its root modules: ``root`` itself, or one folder
+    per component. ``files`` are keyed by their path under ``root`` (``app/ecs.tf``).
+    """
 
     stack: str
     name: str
     root: Path
     data_dir: Path
     files: dict[str, str]
+    modules: tuple[Path, ...] = ()
 
 
 def _sets(*pairs: str) -> tuple[str, ...]:
@@ -137,11 +142,14 @@ def render_case(stack: ShippedStack, case: str, base: Path) -> RenderedCase:
     assert run.exit_code == 0, run.output
     (root,) = (p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
     files = {
-        p.name: p.read_text(encoding="utf-8")
-        for p in sorted(root.iterdir())
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob("*"))
         if p.is_file() and not p.name.startswith(".")
     }
-    return RenderedCase(stack.name, case, root, base / f"{case}.tfdata", files)
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return RenderedCase(
+        stack.name, case, root, base / f"{case}.tfdata", files, tuple(folders) or (root,)
+    )
 
 
 def render_stack(stack: ShippedStack, base: Path) -> dict[str, RenderedCase]:

@@ -335,10 +335,10 @@ CASES = [
         message=r"out/dev/extra\.tf(:\d+)?: rendered file is not valid HCL",
     ),
     Case(
-        "verify-second-terraform-block",
-        {TPL: 'terraform {\n  required_version = ">= 1.0"\n}\n'},
+        "verify-second-backend",
+        {TPL: 'terraform {\n  backend "s3" {}\n}\n'},
         code=3,
-        message=r"out/dev: expected exactly one terraform block, found 2",
+        message=r'out/dev: expected exactly one backend "s3" block, found 2 \(extra\.tf, ',
     ),
     Case(
         "verify-empty-s3-attribute",

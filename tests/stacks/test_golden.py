@@ -1,14 +1,18 @@
-"""Golden files: every shipped environment's rendered output, pinned byte for byte."""
+"""Golden files: every shipped environment's rendered output, pinned byte for byte.
+
+A stack with components renders one folder per component: ``golden/<env>/<component>/``.
+"""
 
 from __future__ import annotations
 
 import difflib
+import shutil
 from pathlib import Path
 
 import pytest
 
 from generator.inputs.environment import list_environments
-from generator.pipeline import render_verified
+from generator.pipeline import render_units
 from generator.project import load_project
 from tests.conftest import GOLDEN_ENVIRON, ROOT
 
@@ -17,18 +21,21 @@ HINT = "If the change is intended, run `pytest tests/test_golden.py --update-gol
 
 
 def _render(name: str) -> dict[str, str]:
-    rendered = render_verified(
-        load_project(ROOT), name, out_root=ROOT / "out", environ=GOLDEN_ENVIRON
-    )
-    return rendered.files
+    """Every file of the environment, by its path under ``out/<env>/``."""
+    units = render_units(load_project(ROOT), name, out_root=ROOT / "out", environ=GOLDEN_ENVIRON)
+    return {
+        f"{unit.component}/{file}" if unit.component else file: text
+        for unit in units
+        for file, text in unit.files.items()
+    }
 
 
 def diff_tree(expected_dir: Path, actual: dict[str, str]) -> list[str]:
     """Unified diffs plus missing/extra files between a golden folder and a render."""
     expected = (
         {
-            p.name: p.read_text(encoding="utf-8")
-            for p in sorted(expected_dir.glob("*"))
+            p.relative_to(expected_dir).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(expected_dir.rglob("*"))
             if p.is_file()
         }
         if expected_dir.is_dir()
@@ -61,10 +68,9 @@ def test_golden(name: str, update_golden: bool) -> None:
     folder = GOLDEN / name
     if update_golden:
         if folder.is_dir():
-            for old in folder.iterdir():
-                old.unlink()
-        folder.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(folder)
         for file, text in actual.items():
+            (folder / file).parent.mkdir(parents=True, exist_ok=True)
             (folder / file).write_text(text, encoding="utf-8", newline="\n")
         return
     report = diff_tree(folder, actual)

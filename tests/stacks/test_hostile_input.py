@@ -22,7 +22,6 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli.app import cli
-from generator.engine.stack import load_stack
 from generator.errors import VerifyError
 from generator.project import load_project
 from generator.verify.rules import verify_rendered
@@ -294,7 +293,7 @@ def test_invisible_and_bidirectional_characters_reach_the_output_escaped(
     )
     result = runner.invoke(cli, ["render", "dev", "--project-dir", str(project)])
     assert result.exit_code == 0, result.output
-    text = "".join(p.read_text("utf-8") for p in (project / "out/dev").iterdir())
+    text = "".join(p.read_text("utf-8") for p in (project / "out/dev").rglob("*") if p.is_file())
     assert "dev\\u202egnp.exe a\\u200bb\\u2066c\\u2069" in text
     for char in "\u202e\u200b\u2066\u2069":
         assert char not in text
@@ -308,6 +307,13 @@ def test_a_look_alike_secret_name_passes(project: Path, runner: CliRunner) -> No
     assert result.exit_code == 0, result.output
 
 
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its relative path (components are folders)."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
 def test_no_cache_renders_the_same_and_writes_no_cache(
     project: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -317,7 +323,7 @@ def test_no_cache_renders_the_same_and_writes_no_cache(
     )
     assert with_cache.exit_code == 0, with_cache.output
     assert any((home / "tfgen" / "parse").iterdir())
-    first = {p.name: p.read_bytes() for p in (project / "out/dev").iterdir()}
+    first = tree_bytes(project / "out/dev")
     other = tmp_path / "xdg-off"
     again = runner.invoke(
         cli,
@@ -326,7 +332,7 @@ def test_no_cache_renders_the_same_and_writes_no_cache(
     )
     assert again.exit_code == 0, again.output
     assert not other.exists()
-    second = {p.name: p.read_bytes() for p in (tmp_path / "out2/dev").iterdir()}
+    second = tree_bytes(tmp_path / "out2/dev")
     assert second == first
 
 
@@ -356,9 +362,9 @@ TF_JSON = {
     "not-json": ('{"locals": {"a": 1,}}\n', r"^out/dev/extra\.tf\.json:1: .*not valid JSON"),
     "hcl-inside": ("locals {\n  a = 1\n}\n", r"^out/dev/extra\.tf\.json:1: .*not valid JSON"),
     "top-level-list": ("[]\n", r"^out/dev/extra\.tf\.json: the top level .* must be an object"),
-    "second-terraform-block": (
-        '{"terraform": {"required_version": ">= 1.10.0"}}\n',
-        r"^out/dev: expected exactly one terraform block, found 2 \(extra\.tf\.json, "
+    "second-backend": (
+        '{"terraform": {"backend": {"s3": {}}}}\n',
+        r'^out/dev: expected exactly one backend "s3" block, found 2 \(extra\.tf\.json, '
         r"versions\.tf\)$",
     ),
     "provider-endpoint": (
@@ -379,13 +385,13 @@ TF_JSON = {
 
 @pytest.fixture(scope="module")
 def shipped_dev() -> tuple[Any, dict[str, str]]:
-
-    from generator.engine.render import render_environment
+    """The config and files of dev's network component, rendered and verified."""
+    from generator.pipeline import render_units
     from tests.conftest import ROOT
 
-    loaded = load_project(ROOT).load_environment("dev", environ={})
-    files = render_environment(load_stack(ROOT / "templates"), loaded.config, source=loaded.source)
-    return loaded.config, files
+    network = render_units(load_project(ROOT), "dev", out_root=ROOT / "out", environ={})[0]
+    assert network.component == "network"
+    return network.loaded.config, network.files
 
 
 @pytest.mark.parametrize(("text", "message"), TF_JSON.values(), ids=TF_JSON.keys())

@@ -46,12 +46,14 @@ def test_terraform_validate(
     shipped: Shipped, tf_env: dict[str, str], stack: str, case: str
 ) -> None:
     rendered = shipped[stack][case]
-    env = {**tf_env, "TF_DATA_DIR": str(rendered.data_dir)}
-    proc = run_terraform(["init", "-backend=false", "-input=false"], rendered.root, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run_terraform(["validate"], rendered.root, env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Success!" in proc.stdout
+    for module in rendered.modules:  # each component is a root module of its own
+        data_dir = rendered.data_dir / module.relative_to(rendered.root)
+        env = {**tf_env, "TF_DATA_DIR": str(data_dir)}
+        proc = run_terraform(["init", "-backend=false", "-input=false"], module, env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        proc = run_terraform(["validate"], module, env)
+        assert proc.returncode == 0, f"{module}: {proc.stdout}{proc.stderr}"
+        assert "Success!" in proc.stdout
 
 
 @pytest.mark.terraform

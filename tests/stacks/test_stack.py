@@ -70,10 +70,13 @@ def test_the_database_password_is_managed_by_rds(
     stacks: dict[str, RenderedCase], name: str
 ) -> None:
     files = stacks[name].files
-    assert "manage_master_user_password         = true" in files["database.tf"]
-    rds_managed = "aws_db_instance.main.master_user_secret[0].secret_arn"
+    assert "manage_master_user_password         = true" in files["data/database.tf"]
+    # The data component hands the app that secret's ARN, never its value.
+    output = files["data/outputs_data.tf"].split('output "db_secret_arn"')[1].split("}")[0]
+    assert "value       = aws_db_instance.main.master_user_secret[0].secret_arn" in output
+    rds_managed = "data.terraform_remote_state.data.outputs.db_secret_arn"
     # The task role reads exactly that one secret, and nothing else.
-    task_policy = files["iam.tf"].split('data "aws_iam_policy_document" "task"')[1]
+    task_policy = files["app/iam.tf"].split('data "aws_iam_policy_document" "task"')[1]
     task_policy = task_policy.split('resource "aws_iam_role_policy" "task"')[0]
     assert f"resources = [{rds_managed}]" in task_policy
     assert '"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"' in task_policy
@@ -84,7 +87,7 @@ def test_the_database_password_is_managed_by_rds(
 def test_security_groups_chain_internet_alb_tasks_db(
     stacks: dict[str, RenderedCase], name: str
 ) -> None:
-    text = stacks[name].files["security_groups.tf"]
+    text = stacks[name].files["network/security_groups.tf"]
     open_to_world = re.findall(r'resource "[^"]+" "([^"]+)" \{[^}]*0\.0\.0\.0/0', text)
     assert set(open_to_world) <= {"alb_https", "alb_http", "tasks_https"}
     db_rule = text.split('"db_from_tasks"')[1]
@@ -102,7 +105,7 @@ SG_DESCRIPTION_RE = re.compile(r"^[0-9A-Za-z_ .:/()#,@\[\]+=&;{}!$*-]*$")
 def test_security_group_descriptions_are_accepted_by_ec2(
     stacks: dict[str, RenderedCase], name: str
 ) -> None:
-    text = stacks[name].files["security_groups.tf"]
+    text = stacks[name].files["network/security_groups.tf"]
     descriptions = re.findall(r'^\s*description\s+= "(.*)"$', text, re.M)
     assert len(descriptions) >= 9
     for description in descriptions:
@@ -112,19 +115,19 @@ def test_security_group_descriptions_are_accepted_by_ec2(
 
 def test_dev_is_cheap_and_prod_is_hardened(stacks: dict[str, RenderedCase]) -> None:
     dev, prod = stacks["dev"].files, stacks["prod"].files
-    assert "count  = 1" in dev["network.tf"]  # one NAT
-    assert "count  = 3" in prod["network.tf"]  # one NAT per AZ
-    assert "cdn.tf" not in dev
-    assert "aws_cloudfront_distribution" in prod["cdn.tf"]
-    assert "multi_az               = false" in dev["database.tf"]
-    assert "multi_az               = true" in prod["database.tf"]
-    assert 'final_snapshot_identifier  = "catalog-api-prod-db-final"' in prod["database.tf"]
-    assert 'protocol          = "HTTPS"' in prod["alb.tf"]
-    assert 'minimum_protocol_version = "TLSv1.2_2021"' in prod["cdn.tf"]
+    assert "count  = 1" in dev["network/network.tf"]  # one NAT
+    assert "count  = 3" in prod["network/network.tf"]  # one NAT per AZ
+    assert "app/cdn.tf" not in dev
+    assert "aws_cloudfront_distribution" in prod["app/cdn.tf"]
+    assert "multi_az               = false" in dev["data/database.tf"]
+    assert "multi_az               = true" in prod["data/database.tf"]
+    assert 'final_snapshot_identifier  = "catalog-api-prod-db-final"' in prod["data/database.tf"]
+    assert 'protocol          = "HTTPS"' in prod["app/alb.tf"]
+    assert 'minimum_protocol_version = "TLSv1.2_2021"' in prod["app/cdn.tf"]
 
 
 def test_cdn_separates_api_and_static_paths(stacks: dict[str, RenderedCase]) -> None:
-    cdn = stacks["prod"].files["cdn.tf"]
+    cdn = stacks["prod"].files["app/cdn.tf"]
     default = cdn.split("default_cache_behavior {")[1].split("}")[0]
     assert "caching_disabled" in default
     assert "all_viewer_except_host" in default

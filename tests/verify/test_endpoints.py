@@ -12,10 +12,9 @@ from generator.cli.app import cli
 from generator.engine.core import EnvironmentConfig
 from generator.errors import EXIT_VERIFY, VerifyError
 from generator.inputs.environment import list_environments
-from generator.pipeline import render_verified
 from generator.project import load_project
 from generator.verify.rules import parse_hcl, verify_rendered
-from tests.conftest import GOLDEN_ENVIRON, ROOT
+from tests.conftest import GOLDEN_ENVIRON, ROOT, keep_one_root, render_files
 
 BACKEND = """\
 bucket       = "catalog-tfstate-nonprod"
@@ -159,15 +158,23 @@ def test_an_object_value_in_a_provider_is_data_not_settings(dev: EnvironmentConf
         verify_rendered(_files("main.tf", text), dev, out_prefix="out/dev")
 
 
+def shipped(name: str, environ: dict[str, str]) -> tuple[EnvironmentConfig, dict[str, str]]:
+    """One shipped environment: its config and every file of its components (``app/x.tf``)."""
+    project = load_project(ROOT)
+    loaded = project.load_environment(name, environ=environ)
+    return loaded.config, render_files(project, loaded.config, loaded.source)
+
+
 @pytest.mark.parametrize("name", [n for n in list_environments(ROOT) if n != "local"])
 def test_shipped_environments_without_an_endpoint_render_none(name: str) -> None:
-    rendered = render_verified(
-        load_project(ROOT), name, out_root=ROOT / "out", environ=GOLDEN_ENVIRON
-    )
-    assert rendered.loaded.config.endpoint is None
+    config, files = shipped(name, GOLDEN_ENVIRON)
+    assert config.endpoint is None
     # Where AWS is reached is set only in provider blocks and the backend settings.
-    connection = {f: t for f, t in rendered.files.items() if f.startswith(("providers", "backend"))}
-    assert {"providers.tf", "backend.hcl"} <= set(connection)
+    connection = {
+        f: t for f, t in files.items() if f.split("/")[-1].startswith(("providers", "backend"))
+    }
+    for component in ("network", "data", "app"):
+        assert {f"{component}/providers.tf", f"{component}/backend.hcl"} <= set(connection)
     for file, text in connection.items():
         for word in ("endpoint", "skip_", "path_style", "insecure"):
             assert word not in text, f"{file} of {name} mentions {word}"
@@ -175,8 +182,8 @@ def test_shipped_environments_without_an_endpoint_render_none(name: str) -> None
 
 def test_local_renders_the_emulator_settings() -> None:
     environ = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
-    rendered = render_verified(load_project(ROOT), "local", out_root=ROOT / "out", environ=environ)
-    provider = parse_hcl("providers.tf", rendered.files["providers.tf"])["provider"][0]['"aws"']
+    _, files = shipped("local", environ)
+    provider = parse_hcl("providers.tf", files["app/providers.tf"])["provider"][0]['"aws"']
     for flag in ("skip_credentials_validation", "skip_metadata_api_check", "s3_use_path_style"):
         assert provider[flag] is True, flag
     # The account ID comes from the emulator's STS: without it, same-account security group
@@ -185,7 +192,7 @@ def test_local_renders_the_emulator_settings() -> None:
     endpoints = {k: v for k, v in provider["endpoints"][0].items() if not k.startswith("__")}
     assert {"s3", "ec2", "iam", "sts"} <= set(endpoints)
     assert set(endpoints.values()) == {'"http://127.0.0.1:4566"'}
-    backend = parse_hcl("backend.hcl", rendered.files["backend.hcl"])
+    backend = parse_hcl("backend.hcl", files["app/backend.hcl"])
     assert backend["endpoints"] == {"s3": '"http://127.0.0.1:4566"'}
     assert backend["use_path_style"] is True
 
@@ -195,6 +202,7 @@ def test_cli_refuses_a_template_that_overrides_endpoints_for_dev(
 ) -> None:
     for key, value in GOLDEN_ENVIRON.items():
         monkeypatch.setenv(key, value)
+    keep_one_root(project)
     (project / "templates" / "sneaky.tf.j2").write_text(
         'provider "aws" {\n  alias = "sneaky"\n  region = {{ env.region | hcl }}\n'
         '  endpoints {\n    s3 = "http://127.0.0.1:9000"\n  }\n}\n',
@@ -209,6 +217,9 @@ def test_cli_refuses_a_template_that_overrides_endpoints_for_dev(
 # The provider `endpoints` key of the AWS service behind each resource or data source type
 # (longest prefix wins); None for types the provider answers without calling AWS.
 SERVICE_OF_TYPE: dict[str, str | None] = {
+    # Read by Terraform's S3 backend, not the provider: its settings (endpoint included)
+    # are copied from the producer's backend.hcl (tests/components/test_wire.py).
+    "terraform_remote_state": None,
     "aws_availability_zones": "ec2",
     "aws_default_network_acl": "ec2",
     "aws_default_route_table": "ec2",
@@ -266,15 +277,13 @@ def test_local_overrides_the_endpoint_of_every_service_the_stack_calls() -> None
     # Every shipped environment counts: together they turn on every optional feature.
     used: set[str] = set()
     for name in list_environments(ROOT):
-        rendered = render_verified(
-            load_project(ROOT), name, out_root=ROOT / "out", environ=GOLDEN_ENVIRON
-        )
-        used |= _types_used({f: parse_hcl(f, t) for f, t in rendered.files.items()})
+        _, files = shipped(name, GOLDEN_ENVIRON)
+        used |= _types_used({f: parse_hcl(f, t) for f, t in files.items()})
     needed = {s for s in map(_service_of, sorted(used)) if s is not None}
-    local = render_verified(load_project(ROOT), "local", out_root=ROOT / "out", environ={})
+    _, local = shipped("local", {})
     providers = [
         (file, body)
-        for file, text in local.files.items()
+        for file, text in local.items()
         if file.endswith(".tf")
         for entry in parse_hcl(file, text).get("provider", [])
         for label, body in entry.items()

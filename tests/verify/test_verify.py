@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from generator.engine.core import EnvironmentConfig
-from generator.engine.render import render_environment
-from generator.engine.stack import load_stack
 from generator.errors import VerifyError
 from generator.project import load_project
 from generator.verify.rules import NotALiteralError, decode_hcl_string, verify_rendered
-from tests.conftest import ROOT
+from tests.conftest import ROOT, render_files
 
 BACKEND_OK = (
     'bucket       = "acme-state"\nkey          = "p/dev/terraform.tfstate"\n'
@@ -40,11 +38,11 @@ def problems(files: dict[str, str], config: EnvironmentConfig) -> list[str]:
 
 
 def test_the_shipped_render_verifies(config: EnvironmentConfig) -> None:
-    files = render_environment(
-        load_stack(ROOT / "templates"), config, source="environments/dev.yaml"
-    )
-    parsed = verify_rendered(files, config, out_prefix="out/dev")
-    assert set(parsed) == set(files)
+    files = render_files(load_project(ROOT), config, "environments/dev.yaml")
+    for component in ("network", "data", "app"):
+        mine = {f.split("/", 1)[1]: t for f, t in files.items() if f.startswith(f"{component}/")}
+        parsed = verify_rendered(mine, config, out_prefix=f"out/dev/{component}")
+        assert set(parsed) == set(mine)
 
 
 def test_minimal_valid_set(config: EnvironmentConfig) -> None:
@@ -102,9 +100,10 @@ def test_no_backend_file(config: EnvironmentConfig) -> None:
             r"must be empty .* found bucket",
         ),
         (VERSIONS_OK.replace('backend "s3" {}', 'backend "local" {}'), r'backend "s3"'),
-        (VERSIONS_OK + VERSIONS_OK, r"exactly one terraform block, found 2"),
+        (VERSIONS_OK + VERSIONS_OK, r'exactly one backend "s3" block, found 2 \(versions\.tf\)'),
+        (VERSIONS_OK + VERSIONS_OK, r"one required_providers block, found 2 .*refuses a second"),
         (VERSIONS_OK.replace('  required_version = ">= 1.10.0"\n', ""), r"no required_version"),
-        ("# nothing\n", r"exactly one terraform block, found 0"),
+        ("# nothing\n", r"expected a terraform block, found none"),
     ],
 )
 def test_terraform_block_rules(config: EnvironmentConfig, versions: str, rule: str) -> None:
@@ -280,8 +279,40 @@ def test_a_tf_json_file_is_parsed_as_json_and_satisfies_the_terraform_rules(
 
 def test_terraform_blocks_are_counted_across_tf_and_tf_json(config: EnvironmentConfig) -> None:
     files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "more.tf.json": VERSIONS_JSON}
-    (found,) = problems(files, config)
-    assert "expected exactly one terraform block, found 2 (more.tf.json, versions.tf)" in found
+    found = problems(files, config)
+    assert 'expected exactly one backend "s3" block, found 2 (more.tf.json, versions.tf)' in (
+        "\n".join(found)
+    )
+
+
+def test_settings_split_over_two_terraform_blocks_pass(config: EnvironmentConfig) -> None:
+    # versions.tf and backend.tf, a common layout: Terraform merges the blocks.
+    versions = VERSIONS_OK.replace('  backend "s3" {}\n', "")
+    backend = 'terraform {\n  backend "s3" {}\n}\n'
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": versions, "backend.tf": backend}
+    assert versions != VERSIONS_OK
+    parsed = verify_rendered(files, config, out_prefix="out/dev")
+    assert sorted(parsed) == ["backend.hcl", "backend.tf", "versions.tf"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "rule"),
+    [
+        ('terraform {\n  backend "s3" {}\n}\n', r'backend "s3" block, found 2 \(extra\.tf, v'),
+        (
+            'terraform {\n  required_providers {\n    random = { source = "hashicorp/random" }\n'
+            "  }\n}\n",
+            r"^out/dev: expected one required_providers block, found 2 \(extra\.tf, versions\.tf\)",
+        ),
+        ("terraform {\n  cloud {}\n}\n", r'backend "s3" block, found \[.*\] and a cloud block'),
+    ],
+)
+def test_what_terraform_allows_once_is_counted_across_blocks(
+    config: EnvironmentConfig, extra: str, rule: str
+) -> None:
+    files = {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "extra.tf": extra}
+    found = problems(files, config)
+    assert any(re.search(rule, p) for p in found), found
 
 
 PROVIDER_JSON_ENDPOINT = (

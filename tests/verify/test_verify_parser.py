@@ -8,15 +8,12 @@ import pytest
 from lark.exceptions import UnexpectedInput
 from lark.parse_tree_builder import PropagatePositions
 
-from generator.engine.render import render_environment
-from generator.engine.stack import load_stack
 from generator.errors import VerifyError
 from generator.inputs.environment import list_environments
-from generator.layout import TEMPLATES_DIR
 from generator.project import load_project
 from generator.verify.hclparse import _frontend, _hcl_loads, _rule_transformer
 from generator.verify.rules import parse_hcl
-from tests.conftest import GOLDEN_ENVIRON, ROOT
+from tests.conftest import GOLDEN_ENVIRON, ROOT, render_files
 
 BROKEN = {
     "missing value": "a = \n",
@@ -33,10 +30,9 @@ def rendered_texts() -> dict[str, str]:
     """Every file of every shipped environment, as rendered now."""
     texts: dict[str, str] = {}
     for name in list_environments(ROOT):
-        loaded = load_project(ROOT).load_environment(name, environ=GOLDEN_ENVIRON)
-        files = render_environment(
-            load_stack(ROOT / TEMPLATES_DIR), loaded.config, source=loaded.source
-        )
+        project = load_project(ROOT)
+        loaded = project.load_environment(name, environ=GOLDEN_ENVIRON)
+        files = render_files(project, loaded.config, loaded.source)
         texts.update({f"{name}/{file}": text for file, text in files.items()})
     return texts
 
