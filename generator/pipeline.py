@@ -24,8 +24,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from generator.adopt.blocks import ADOPT_OUTPUT, render_adoption
-from generator.components.wire import component_key, render_components
+from generator.adopt.blocks import ADOPT_OUTPUT, Adoption, foreign_addresses, render_adoption
+from generator.adopt.rendered import declared_resources
+from generator.components.wire import AddedFile, component_key, render_components
 from generator.engine.references import did_you_mean
 from generator.engine.render import render_environment
 from generator.errors import (
@@ -272,8 +273,12 @@ def render_units(
     environ: Mapping[str, str] | None = None,
     suffix: str | None = None,
     components: Sequence[str] = (),
+    adoption: bool = True,
 ) -> tuple[Rendered, ...]:
     """Load, render and verify one environment: one unit, or one per component (in order).
+
+    With ``adoption`` (and no ``suffix``), the project's ``adopt/<env>.yaml`` is rendered
+    into ``adopt.tf``: beside the stack's files, or into each component its section names.
 
     Raises:
         TfgenError: the environment, a template, verification or the wiring of its
@@ -288,7 +293,7 @@ def render_units(
     if project.graph is None:
         files = render_environment(project.stack, loaded.config, source=loaded.source)
         # An ephemeral copy has a state of its own: the adoption's imports are never its own.
-        if suffix is None:
+        if suffix is None and adoption:
             _add_adoption(project, name, files)
         verify_rendered(files, loaded.config, out_prefix=display)
         return (Rendered(loaded=loaded, files=files, out_dir=out_dir, display=display),)
@@ -299,6 +304,7 @@ def render_units(
         source=loaded.source,
         out_prefix=display,
         only=components,
+        added=_component_adoption(project, name) if suffix is None and adoption else None,
     )
     return tuple(
         Rendered(
@@ -327,6 +333,41 @@ def _add_adoption(project: Project, name: str, files: dict[str, str]) -> None:
         raise RenderError.at(msg, path=adopted.source)
     command = f"tfgen render {name}"
     files[ADOPT_OUTPUT] = render_adoption(adopted.adoption, source=adopted.source, command=command)
+
+
+def _component_adoption(project: Project, name: str) -> dict[str, tuple[AddedFile, ...]]:
+    """Each section of the project's ``adopt/<env>.yaml``, as the component's ``adopt.tf``.
+
+    Each is verified with its component's files, then its addresses are checked against
+    the resources the component declares (an address of another component is exit 1 at
+    its line in the adoption file).
+
+    Raises:
+        ConfigError: the adoption file is unreadable or not what ``tfgen adopt`` writes.
+    """
+    adopted = project.load_adoption(name)
+    if adopted is None:
+        return {}
+    found: dict[str, tuple[AddedFile, ...]] = {}
+    for component, section in adopted.components.items():
+        if section.empty:
+            continue
+
+        def check(
+            parsed: Mapping[str, Mapping[str, object]],
+            component: str = component,
+            section: Adoption = section,
+        ) -> None:
+            resources = declared_resources(parsed)
+            problems = foreign_addresses(
+                component, section, resources, source=adopted.source, lines=adopted.lines
+            )
+            if problems:
+                raise ConfigError(*problems)
+
+        text = render_adoption(section, source=adopted.source, command=f"tfgen render {name}")
+        found[component] = (AddedFile(ADOPT_OUTPUT, text, adopted.source, check),)
+    return found
 
 
 def check_components(project: Project, components: Sequence[str]) -> None:

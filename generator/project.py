@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.adopt.blocks import Adoption, load_adoption
+from generator.adopt.blocks import Adoption, load_adoption, load_component_adoption
 from generator.components.graph import ComponentGraph, component_graph
 from generator.engine.core import EnvironmentConfig, build_config
 from generator.engine.stack import Stack, load_stack
 from generator.engine.validate import validate_environment
+from generator.errors import KeyPath
 from generator.inputs.environment import (
     Override,
     check_environment_name,
@@ -107,6 +108,9 @@ class Project:
     def load_adoption(self, name: str) -> LoadedAdoption | None:
         """Environment ``name``'s ``adopt/<env>.yaml``, checked; None when there is none.
 
+        For a stack with components, the file holds one section per component (see
+        :func:`generator.adopt.blocks.load_component_adoption`).
+
         Raises:
             ConfigError: the file cannot be read or is not what ``tfgen adopt`` writes,
                 each problem at its line.
@@ -114,15 +118,28 @@ class Project:
         path, display = adoption_file(self.root, name)
         if not (path.exists() or path.is_symlink()):
             return None
-        return LoadedAdoption(load_adoption(load_yaml_file(path, display)), display)
+        doc = load_yaml_file(path, display)
+        if self.graph is None:
+            return LoadedAdoption(load_adoption(doc), display, lines=doc.lines)
+        sections = load_component_adoption(doc, self.graph.components)
+        return LoadedAdoption(Adoption(), display, components=sections, lines=doc.lines)
 
 
 @dataclass(frozen=True)
 class LoadedAdoption:
-    """An environment's ``adopt/<env>.yaml``, checked, and how messages name it."""
+    """An environment's ``adopt/<env>.yaml``, checked, and how messages name it.
+
+    Attributes:
+        adoption: the file's blocks (a stack without components).
+        source: the file, as messages name it.
+        components: each component's section (a stack with components).
+        lines: the line of every key of the file.
+    """
 
     adoption: Adoption
     source: str
+    components: Mapping[str, Adoption] = field(default_factory=dict)
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
 
 
 def adoption_file(root: Path, name: str) -> tuple[Path, str]:

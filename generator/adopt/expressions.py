@@ -59,6 +59,22 @@ class Reference:
             return None
         return instance_address(f"{kind}.{name}", index), rest[0]
 
+    def remote_output(self) -> tuple[str, str] | None:
+        """``(component, output)`` of ``data.terraform_remote_state.<component>.outputs.<output>``.
+
+        The form tfgen renders for ``{{ component.<component>.<output> }}``; None otherwise.
+        """
+        parts = self.parts
+        if (
+            len(parts) == 5
+            and parts[:2] == ("data", "terraform_remote_state")
+            and parts[3] == "outputs"
+            and isinstance(parts[2], str)
+            and isinstance(parts[4], str)
+        ):
+            return parts[2], parts[4]
+        return None
+
 
 def evaluate(raw: Any, index: IndexKey) -> Any:
     """The value of one attribute as python-hcl2 gives it, for the instance ``index``.

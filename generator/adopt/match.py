@@ -244,8 +244,8 @@ def _match_type(
         for attribute, value in item.identity.items():
             for obj in index.get((attribute, value), []):
                 found[obj.address].append(attribute)
-        if item.address in by_address:
-            found[item.address].append(BY_ADDRESS)
+        if item.own_address in by_address:  # a component's own address, unprefixed
+            found[item.own_address].append(BY_ADDRESS)
         if found:
             evidence[item.address] = dict(found)
     best_of_old: dict[str, tuple[int, list[str]]] = {}

@@ -5,13 +5,19 @@ them): every managed resource, expanded into its instances where the keys are kn
 render time (a literal ``count``, a literal ``for_each`` map, or ``toset([...])`` of string
 literals), with the literal values that identify it (name, bucket, identifier, CIDR block,
 ``tags.Name``, ...). An attribute that is an expression is not known and is not used.
+
+A stack with components renders one root module per component; :func:`component_instances`
+pools them for one matching: addresses are namespaced ``<component>:<address>``, and a
+consumer's ``data.terraform_remote_state.<producer>.outputs.<name>`` is read as what the
+producer's output says (``aws_vpc.main.id`` in ``network``), so references work across
+components as they do within one root.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +42,10 @@ IDENTITY_ATTRIBUTES = (
 )
 _TOSET = re.compile(r'^\$\{toset\(\[((?:\s*"(?:[^"\\$%]|\\.)*"\s*,?)*)\s*\]\)\}$')
 _STRING = re.compile(r'"((?:[^"\\$%]|\\.)*)"')
+COMPONENT_SEPARATOR = ":"  # never in an address outside a quoted key; never in a component name
+
+# What a reference names: (instance address, attribute), or None.
+Resolve = Callable[[Reference], tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -64,34 +74,121 @@ class RenderedInstance:
     expanded: bool = True
     references: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
+    @property
+    def own_address(self) -> str:
+        """The address in its own root module (``address`` without a component's prefix)."""
+        return instance_address(self.resource, self.index) if self.expanded else self.resource
 
-def rendered_instances(parsed: Mapping[str, Mapping[str, Any]]) -> list[RenderedInstance]:
-    """Every managed resource instance in the parsed files of one render, in file order."""
+
+def rendered_instances(
+    parsed: Mapping[str, Mapping[str, Any]],
+    *,
+    component: str | None = None,
+    resolve: Resolve = Reference.target,
+) -> list[RenderedInstance]:
+    """Every managed resource instance in the parsed files of one render, in file order.
+
+    Args:
+        parsed: the parsed files of one root module.
+        component: the component the root module is; its addresses are then namespaced
+            ``<component>:<address>``.
+        resolve: what a reference names (the default: a resource instance of this root).
+    """
+    prefix = f"{component}{COMPONENT_SEPARATOR}" if component is not None else ""
     found: list[RenderedInstance] = []
+    for kind, name, body in _resources(parsed):
+        found.extend(_instances(kind, name, body, prefix, resolve))
+    return found
+
+
+def declared_resources(parsed: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The resource addresses (``aws_vpc.main``) a root module's parsed files declare."""
+    return {f"{kind}.{name}" for kind, name, _body in _resources(parsed)}
+
+
+def component_instances(
+    parsed: Mapping[str, Mapping[str, Mapping[str, Any]]],
+) -> list[RenderedInstance]:
+    """Every instance of every component of one environment, pooled for one matching.
+
+    Args:
+        parsed: component name -> the parsed files of its root module.
+
+    Returns:
+        The instances, addresses namespaced ``<component>:<address>``; a reference to a
+        component's remote state is resolved through the producer's output to the
+        instance it names.
+    """
+    outputs: dict[tuple[str, str], tuple[str, str]] = {}
+    for component, files in parsed.items():
+        for output, value in _outputs(files):
+            target = value.target() if isinstance(value, Reference) else None
+            if target is not None:
+                outputs[(component, output)] = (component_address(component, target[0]), target[1])
+    found: list[RenderedInstance] = []
+    for component, files in parsed.items():
+
+        def resolve(ref: Reference, component: str = component) -> tuple[str, str] | None:
+            target = ref.target()
+            if target is not None:
+                return component_address(component, target[0]), target[1]
+            remote = ref.remote_output()
+            return outputs.get(remote) if remote is not None else None
+
+        found.extend(rendered_instances(files, component=component, resolve=resolve))
+    return found
+
+
+def component_address(component: str, address: str) -> str:
+    """``network:aws_vpc.main``: an address namespaced by its component."""
+    return f"{component}{COMPONENT_SEPARATOR}{address}"
+
+
+def split_component(address: str) -> tuple[str | None, str]:
+    """``(component, own address)`` of a namespaced address; ``(None, address)`` otherwise."""
+    head, separator, rest = address.partition(COMPONENT_SEPARATOR)
+    if separator and "[" not in head:
+        return head, rest
+    return None, address
+
+
+def _resources(
+    parsed: Mapping[str, Mapping[str, Any]],
+) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
     for _name, doc in sorted(parsed.items()):
         for entry in _blocks(doc.get("resource")):
             for kind_label, named in entry.items():
                 if not isinstance(named, Mapping):
                     continue
-                kind = kind_label.strip('"')
                 for name_label, body in named.items():
                     if isinstance(body, Mapping):
-                        found.extend(_instances(kind, name_label.strip('"'), body))
-    return found
+                        yield kind_label.strip('"'), name_label.strip('"'), body
 
 
-def _instances(kind: str, name: str, body: Mapping[str, Any]) -> Iterable[RenderedInstance]:
+def _outputs(parsed: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, Any]]:
+    """(name, evaluated value) of every output block of one root module."""
+    for _name, doc in sorted(parsed.items()):
+        for entry in _blocks(doc.get("output")):
+            for label, body in entry.items():
+                if isinstance(body, Mapping) and "value" in body:
+                    yield label.strip('"'), evaluate(body["value"], None)
+
+
+def _instances(
+    kind: str, name: str, body: Mapping[str, Any], prefix: str, resolve: Resolve
+) -> Iterable[RenderedInstance]:
     resource = f"{kind}.{name}"
     keys, known = _keys(body)
     if not known:
-        identity, _ = _identity(body, None)
-        yield RenderedInstance(resource, resource, kind, name, None, identity, expanded=False)
+        identity, _ = _identity(body, None, resolve)
+        yield RenderedInstance(
+            prefix + resource, resource, kind, name, None, identity, expanded=False
+        )
         return
     for key in keys:
-        identity, references = _identity(body, key)
-        yield RenderedInstance(
-            instance_address(resource, key), resource, kind, name, key, identity, True, references
-        )
+        identity, references = _identity(body, key, resolve)
+        address = prefix + instance_address(resource, key)
+        yield RenderedInstance(address, resource, kind, name, key, identity, True, references)
 
 
 def _keys(body: Mapping[str, Any]) -> tuple[list[IndexKey], bool]:
@@ -116,7 +213,7 @@ def _keys(body: Mapping[str, Any]) -> tuple[list[IndexKey], bool]:
 
 
 def _identity(
-    body: Mapping[str, Any], key: IndexKey
+    body: Mapping[str, Any], key: IndexKey, resolve: Resolve
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """One instance's literal identity values and its references to other instances."""
     identity: dict[str, str] = {}
@@ -127,7 +224,7 @@ def _identity(
         value = _value(raw, key)
         if attribute in IDENTITY_ATTRIBUTES and isinstance(value, str):
             identity[attribute] = value
-        elif isinstance(value, Reference) and (target := value.target()) is not None:
+        elif isinstance(value, Reference) and (target := resolve(value)) is not None:
             references[attribute] = target
     tags = body.get("tags")
     if isinstance(tags, Mapping):

@@ -187,7 +187,23 @@ def _without_sensitive(values: Mapping[str, Any], sensitive: Any) -> dict[str, A
         msg = "values is not an object"
         raise TypeError(msg)
     marks = sensitive if isinstance(sensitive, Mapping) else {}
-    return {k: v for k, v in values.items() if not marks.get(k)}
+    return {k: v for k, v in values.items() if not _marked(marks.get(k))}
+
+
+def _marked(mark: Any) -> bool:
+    """Whether a ``sensitive_values`` entry marks anything: it mirrors the value's shape.
+
+    A list attribute's entry is a list of marks (``cidr_blocks: [false]`` marks nothing),
+    an object's a mapping; ``true`` anywhere in it marks the attribute. Its depth is the
+    value's, which reading the state has bounded.
+    """
+    if isinstance(mark, bool):
+        return mark
+    if isinstance(mark, list):
+        return any(_marked(m) for m in mark)
+    if isinstance(mark, Mapping):
+        return any(_marked(m) for m in mark.values())
+    return False
 
 
 def _without_paths(attributes: Mapping[str, Any], sensitive: Any) -> dict[str, Any]:

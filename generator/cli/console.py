@@ -242,22 +242,33 @@ def echo_adopt(report: AdoptReport, options: RunOptions) -> None:
     from generator.commands.check import render_command
 
     matching, adoption = report.matching, report.adoption
-    moves = [m for m in matching.matches if m.old != m.new]
+    importing = bool(adoption.imports or report.components)
+    moves = [m for m in matching.matches if m.old != m.new] if not importing else []
     kept = len(matching.matches) - len(moves)
     counts = [
-        f"{len(adoption.imports)} imported" if adoption.imports else f"{len(moves)} moved",
-        f"{kept} already in place" if kept and not adoption.imports else "",
+        f"{len(adoption.imports)} imported" if importing else f"{len(moves)} moved",
+        f"{kept} already in place" if kept and not importing else "",
         f"{len(adoption.removed)} forgotten (not destroyed)" if adoption.removed else "",
         f"{len(matching.created)} to be created",
-        f"{len(matching.unmatched)} left in the old state" if adoption.imports else "",
+        f"{len(matching.unmatched)} left in the old state" if importing else "",
     ]
     click.echo(f"adopt {report.environment}: " + ", ".join(c for c in counts if c), err=True)
-    for item in moves if not adoption.imports else []:
+    if report.implied_import:
+        click.echo(
+            "note: each component has a state of its own, so objects move by import "
+            "(--import implied)",
+            err=True,
+        )
+    for item in moves:
         click.echo(f"  moved   {item.old} -> {item.new}  (by {', '.join(item.by)})", err=True)
     for imported in adoption.imports:
         click.echo(f"  import  {imported.to}  (id {imported.id})", err=True)
     for address in adoption.removed:
         click.echo(f"  removed {address}  (forgotten; the next apply destroys nothing)", err=True)
+    for obj in matching.unmatched if importing else ():
+        click.echo(
+            f"  stays   {obj.address}  (nothing renders it: left in the old state)", err=True
+        )
     for resource in report.partial:
         click.echo(
             f"  check   {resource}: some of its instances are claimed and some are not; "
@@ -286,6 +297,15 @@ def echo_adopt(report: AdoptReport, options: RunOptions) -> None:
         )
     render = render_command(options, report.environment)
     chdir = chdir_word(options.out_root / report.environment)
+    if report.components:
+        component = chdir_word(options.out_root / report.environment / "COMPONENT")
+        click.echo(
+            f"next: {render}, then wave by wave (tfgen list --json), for each COMPONENT: "
+            f"terraform {component} plan -out=adopt.plan, terraform {component} show -json "
+            "adopt.plan > adopt-plan.json, and tfgen gate adopt-plan.json",
+            err=True,
+        )
+        return
     click.echo(
         f"next: {render}, then terraform {chdir} plan -out=adopt.plan, "
         f"terraform {chdir} show -json adopt.plan > adopt-plan.json, "

@@ -9,6 +9,13 @@ with each type's import id, and ``adopt/<env>.forget.tf``, the ``removed`` block
 root needs to forget what moved. A tie, or an object whose import id tfgen cannot build,
 stops it before anything is written.
 
+A stack with components is adopted whole: every component of the environment is rendered,
+their instances are pooled (``<component>:<address>``, references through remote state
+resolved to the producer's resources) and matched against the one state jointly, so an
+object goes to one component at most. Each component has a state of its own, so this is
+always by import (``--import`` implied): ``adopt/<env>.yaml`` holds one section per
+component, and ``adopt/<env>.forget.tf`` every old resource any component imports.
+
 ``gate`` reads ``terraform show -json PLANFILE`` and refuses a plan that deletes or
 replaces anything, unless that address is allowed.
 """
@@ -16,8 +23,9 @@ replaces anything, unless that address is allowed.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator.adopt.blocks import (
     Adoption,
@@ -25,19 +33,29 @@ from generator.adopt.blocks import (
     Moved,
     address_problem,
     adoption_yaml,
+    component_adoption_yaml,
+    foreign_addresses,
     id_problem,
     removed_blocks,
 )
 from generator.adopt.importids import ImportIdError, import_id
 from generator.adopt.match import Matching, Rename, match
 from generator.adopt.plangate import GateResult, gate, read_plan
-from generator.adopt.rendered import rendered_instances
+from generator.adopt.rendered import (
+    RenderedInstance,
+    component_address,
+    component_instances,
+    declared_resources,
+    rendered_instances,
+    split_component,
+)
 from generator.adopt.state import State, StateObject, read_state
+from generator.components.graph import ComponentGraph
 from generator.errors import ConfigError, OutputError, Problem, VerifyError
 from generator.layout import ADOPT_DIR
 from generator.output.safeio import replace_file
-from generator.pipeline import RunOptions, render_verified
-from generator.project import adoption_file, load_project
+from generator.pipeline import RunOptions, render_units, render_verified
+from generator.project import LoadedAdoption, Project, adoption_file, load_project
 from generator.verify.rules import parse_rendered
 
 
@@ -52,6 +70,10 @@ class AdoptReport:
     written: str  # the adoption file, as messages name it
     forget: str | None = None  # with --import: the old root's removed blocks
     partial: tuple[str, ...] = ()  # resources some of whose instances nothing claims
+    # A stack with components: each component's section (its own addresses); the
+    # adoption above then names them <component>:<address>.
+    components: Mapping[str, Adoption] = field(default_factory=dict)
+    implied_import: bool = False  # components, adopted without --import: import it is
 
     @property
     def renames(self) -> tuple[Rename, ...]:
@@ -76,6 +98,9 @@ def adopt(options: RunOptions, state_path: Path, *, imports: bool = False) -> Ad
     (name,) = options.environments
     display = _shown(state_path, options.project_dir)
     state = read_state(state_path, display)
+    if project.graph is not None:
+        graph = project.graph
+        return _adopt_components(project, graph, options, state, display, imports=imports)
     rendered = render_verified(
         project,
         name,
@@ -83,21 +108,10 @@ def adopt(options: RunOptions, state_path: Path, *, imports: bool = False) -> Ad
         overrides=options.overrides,
         environ=options.environ,
     )
-    parsed, problems = parse_rendered(rendered.files, rendered.display)
-    if problems:  # verified already: only a parser change could get here
-        raise VerifyError(*problems)
+    parsed = _parsed(rendered.files, rendered.display)
     previous = project.load_adoption(name)
     pins = previous.adoption.pins if previous is not None else {}
-    matching = match(
-        rendered_instances(parsed),
-        state.objects,
-        pins=pins,
-        names=dict(project.stack.adopt_names),
-    )
-    if matching.ties:
-        raise ConfigError(
-            *(_tie_problem(t.subject, t.candidates, t.shared, display) for t in matching.ties)
-        )
+    matching = _matched(project, rendered_instances(parsed), state, pins, display)
     by_old = {o.address: o for o in state.objects}
     removed, partial = _removed(state.objects, matching)
     if imports:
@@ -107,23 +121,143 @@ def adopt(options: RunOptions, state_path: Path, *, imports: bool = False) -> Ad
         adoption = Adoption(moved=moved, removed=removed, pins=pins)
     _check_addresses(adoption, display)
     path, shown = adoption_file(project.root, name)
-    note = [
-        f"Written by `tfgen adopt {name}` from {display} ({state.format}).",
-        "Review it; every render of the environment turns it into out/<env>/adopt.tf.",
+    text = adoption_yaml(adoption, note=_note(name, display, state, "out/<env>/adopt.tf"))
+    forget = _write(path, shown, text, by_old, matching, imports=imports)
+    return AdoptReport(name, state, matching, adoption, shown, forget, partial)
+
+
+def _adopt_components(
+    project: Project,
+    graph: ComponentGraph,
+    options: RunOptions,
+    state: State,
+    display: str,
+    *,
+    imports: bool,
+) -> AdoptReport:
+    """:func:`adopt` for a stack with components: one joint matching, imports per component."""
+    (name,) = options.environments
+    units = render_units(
+        project,
+        name,
+        out_root=options.out_root,
+        overrides=options.overrides,
+        environ=options.environ,
+        adoption=False,  # its blocks are rewritten here; a stale one must not stop that
+    )
+    parsed = {str(u.component): _parsed(u.files, u.display) for u in units}
+    previous = project.load_adoption(name)
+    before = previous.components if previous is not None else {}
+    if previous is not None:
+        _check_pins(previous, parsed)
+    pins = {
+        old: None if new is None else component_address(component, new)
+        for component, section in before.items()
+        for old, new in section.pins.items()
+    }
+    matching = _matched(project, component_instances(parsed), state, pins, display)
+    by_old = {o.address: o for o in state.objects}
+    _removed_unused, partial = _removed(state.objects, matching)
+    found = _imports(matching, by_old, display)
+    sections: dict[str, Adoption] = {}
+    for component in graph.components:
+        own = tuple(
+            Import(address, item.id)
+            for item in found
+            for home, address in [split_component(item.to)]
+            if home == component
+        )
+        empty = Adoption()
+        sections[component] = Adoption(imports=own, pins=before.get(component, empty).pins)
+        _check_addresses(sections[component], display)
+    path, shown = adoption_file(project.root, name)
+    note = _note(name, display, state, "out/<env>/<component>/adopt.tf")
+    text = component_adoption_yaml(sections, note=note)
+    forget = _write(path, shown, text, by_old, matching, imports=True)
+    adoption = Adoption(imports=tuple(found))
+    return AdoptReport(
+        name,
+        state,
+        matching,
+        adoption,
+        shown,
+        forget,
+        partial,
+        components=sections,
+        implied_import=not imports,
+    )
+
+
+def _parsed(files: Mapping[str, str], shown: str) -> dict[str, dict[str, Any]]:
+    parsed, problems = parse_rendered(files, shown)
+    if problems:  # verified already: only a parser change could get here
+        raise VerifyError(*problems)
+    return parsed
+
+
+def _check_pins(previous: LoadedAdoption, parsed: Mapping[str, Mapping[str, Any]]) -> None:
+    """Each component's pins name its own resources (its imports are rewritten anyway)."""
+    problems = [
+        problem
+        for component, section in previous.components.items()
+        for problem in foreign_addresses(
+            component,
+            section,
+            declared_resources(parsed[component]),
+            source=previous.source,
+            lines=previous.lines,
+            imports=False,
+        )
     ]
+    if problems:
+        raise ConfigError(*problems)
+
+
+def _matched(
+    project: Project,
+    rendered: Sequence[RenderedInstance],
+    state: State,
+    pins: Mapping[str, str | None],
+    display: str,
+) -> Matching:
+    matching = match(rendered, state.objects, pins=pins, names=dict(project.stack.adopt_names))
+    if matching.ties:
+        raise ConfigError(
+            *(_tie_problem(t.subject, t.candidates, t.shared, display) for t in matching.ties)
+        )
+    return matching
+
+
+def _note(name: str, display: str, state: State, output: str) -> list[str]:
+    return [
+        f"Written by `tfgen adopt {name}` from {display} ({state.format}).",
+        f"Review it; every render of the environment turns it into {output}.",
+    ]
+
+
+def _write(
+    path: Path,
+    shown: str,
+    text: str,
+    by_old: Mapping[str, StateObject],
+    matching: Matching,
+    *,
+    imports: bool,
+) -> str | None:
+    """Write the adoption file and, for imports, the old root's forget file (its name)."""
     forget = None
     try:
         path.parent.mkdir(exist_ok=True)
-        replace_file(path, adoption_yaml(adoption, note=note).encode("utf-8"))
+        replace_file(path, text.encode("utf-8"))
         if imports:
-            forget_path = path.with_name(f"{name}.forget.tf")
+            forget_path = path.with_name(f"{path.stem}.forget.tf")
             old_resources = sorted({by_old[m.old].resource for m in matching.matches})
             replace_file(forget_path, removed_blocks(old_resources).encode("utf-8"))
             forget = f"{ADOPT_DIR}/{forget_path.name}"
     except OSError as err:
         msg = f"cannot write it: {err.strerror or err}"
         raise OutputError.at(msg, path=shown) from err
-    return AdoptReport(name, state, matching, adoption, shown, forget, partial)
+    return forget
 
 
 def check_plan(plan_path: Path, *, allow: Collection[str] = (), base: Path) -> GateResult:

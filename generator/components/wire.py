@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,6 +57,26 @@ _SECRET_VALUE = re.compile(
     r"\.token\b|access_key\.[a-z_]+\.secret\b)",
     re.IGNORECASE,
 )
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """A file tfgen adds to a component beside its templates' (its ``adopt.tf``, say).
+
+    It is verified with the component's files; then ``check`` sees the component's parsed
+    files and raises a :class:`TfgenError` when the file does not fit them.
+
+    Attributes:
+        name: the file's name in the component's folder.
+        text: its content.
+        source: the project file it is rendered from, as messages name it.
+        check: called with the component's parsed files after verification.
+    """
+
+    name: str
+    text: str
+    source: str
+    check: Callable[[Mapping[str, Mapping[str, Any]]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,7 @@ def render_components(
     source: str,
     out_prefix: str,
     only: Sequence[str] = (),
+    added: Mapping[str, Sequence[AddedFile]] | None = None,
 ) -> tuple[RenderedComponent, ...]:
     """Render, verify and wire the components of one environment, in apply order.
 
@@ -122,6 +143,8 @@ def render_components(
         out_prefix: how the environment's output folder is named (``out/prod``).
         only: render these components (and, to check them, the ones they read); all
             when empty.
+        added: component -> files tfgen adds beside its templates' (the adoption's
+            ``adopt.tf``), verified with them.
 
     Returns:
         The components asked for, in apply order.
@@ -131,8 +154,10 @@ def render_components(
             does not declare, or an output that carries a secret (at the template line).
         VerifyError: a component's output fails verification, or components disagree on
             ``required_version`` or provider constraints.
-        ConfigError: a component's state key template fails.
+        ConfigError: a component's state key template fails, or an added file's check
+            refuses it.
     """
+    added = added or {}
     by_name = {c.name: c for c in stack.components}
     wanted = list(only) or list(graph.components)
     needed = set(wanted) | {p for n in wanted for p in graph.producers_of(n)}
@@ -161,9 +186,17 @@ def render_components(
                 text = _remote_state_text(producers, parsed, config, source)
                 _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
                 files[REMOTE_STATE_FILE] = text
+            for extra in added.get(name, ()):
+                if extra.name in files:
+                    msg = f"the stack renders {extra.name}, the file tfgen renders from this one"
+                    raise RenderError.at(msg, path=extra.source)
+                files[extra.name] = extra.text
             parsed[name] = verify_rendered(files, cfg, out_prefix=display)
         except TfgenError as err:
             raise in_component(err, name) from err
+        for extra in added.get(name, ()):
+            if extra.check is not None:  # its errors are the added file's, named by it
+                extra.check(parsed[name])
         used[name] = found
         rendered[name] = RenderedComponent(name, cfg, dict(sorted(files.items())), display)
     problems = [p for name in order for p in _output_problems(used[name], parsed)]

@@ -84,6 +84,23 @@ def test_sensitive_attributes_are_dropped_in_both_formats(tmp_path: Path) -> Non
         assert obj.attributes == {"identifier": "db-1"}
 
 
+def test_show_json_marks_that_mark_nothing_keep_the_attribute(tmp_path: Path) -> None:
+    # terraform show -json mirrors each value's shape in sensitive_values: a list or an
+    # object whose marks are all false hides nothing (a security group rule's cidr_blocks).
+    shown = show_json(
+        [
+            show_resource(
+                "aws_security_group_rule",
+                "r",
+                {"cidr_blocks": ["0.0.0.0/0"], "tags": {"a": "1"}, "secret": {"k": ["x"]}},
+                sensitive={"cidr_blocks": [False], "tags": {}, "secret": {"k": [True]}},
+            )
+        ]
+    )
+    (obj,) = read_state(write_json(tmp_path / "s.json", shown), "s.json").objects
+    assert obj.attributes == {"cidr_blocks": ["0.0.0.0/0"], "tags": {"a": "1"}}
+
+
 def test_an_empty_show_json_has_no_objects(tmp_path: Path) -> None:
     data = {"format_version": "1.0", "terraform_version": "1.11.4"}
     assert read_state(write_json(tmp_path / "s.json", data), "s.json").objects == ()
