@@ -21,7 +21,10 @@ GOLDEN = ROOT / "tests" / "golden"
 # existed (checked against 95a8128 when these were written).
 EXAMPLE = ROOT / "examples" / "event-pipeline"
 EXAMPLE_GOLDEN = ROOT / "tests" / "golden_examples" / "event-pipeline"
-HINT = "If the change is intended, run `pytest tests/stacks/test_golden.py --update-golden` and review."
+HINT = (
+    "If the change is intended, run `pytest tests/stacks/test_golden.py --update-golden` "
+    "and review."
+)
 
 
 def _render(name: str, root: Path = ROOT) -> dict[str, str]:
