@@ -1,9 +1,14 @@
 """Which template line rendered each output line: errors in output point at the template.
 
 Only run when verification found a problem (never on a good render): the template renders
-again, and after each chunk Jinja yields, the generator's current frame names the template
-and its code line, which Jinja's debug info maps to a template line. Literal text is matched
-to its own lines of the template source from there on.
+again in the marking twin of the sandbox (:mod:`generator.engine.marks`), whose output names
+the template line that wrote each piece, through the lines that included or called it.
+
+The marks are trusted only if the marked render, once unmarked, is the render itself (a
+filter that measures a macro's text, such as ``| center``, sees the marks too). Otherwise
+:func:`template_lines` answers as before marks: after each chunk Jinja yields, the
+generator's frame and Jinja's debug info name a template line, and literal text is matched to
+its own lines of the source from there on (blind to includes and macros).
 """
 
 from __future__ import annotations
@@ -14,10 +19,48 @@ from typing import Any
 
 import jinja2
 
+from generator.engine.marks import TEXT, Site, Trace, traced_lines
+from generator.engine.sandbox import make_env
 from generator.layout import TEMPLATE_SUFFIX
 
 # How far past Jinja's nearest marker a literal line is looked for in the source.
 _SEARCH_LINES = 400
+
+
+def trace_output(
+    templates_dir: Path,
+    name: str,
+    text: str,
+    values: Mapping[str, Any],
+    extra: Mapping[str, Any] | None = None,
+) -> list[Trace | None]:
+    """For each line of ``text`` (1-based index - 1): the template lines that wrote it.
+
+    Args:
+        templates_dir: the stack's folder (template names are relative to it).
+        name: the template that rendered the text.
+        text: what it rendered, its leading newlines dropped (as the output file holds it).
+        values: what the template saw as ``env``.
+        extra: the rest of its context (``component``), as the render gave it.
+
+    Returns:
+        Each line's trace, outermost first; None for a line no template line is known for.
+    """
+    context = {"env": values, **(extra or {})}
+    try:
+        marked = make_env(templates_dir, marked=True).get_template(name).render(context)
+        traced = traced_lines(marked)
+    except Exception:  # marks that a filter chokes on: located without them
+        traced = None
+    if traced is not None and traced[0].lstrip("\n") == text:
+        rendered, traces = traced
+    else:  # marks moved by a filter: located without them (blind to includes and macros)
+        env = make_env(templates_dir)
+        found = template_lines(env, templates_dir, name, values, extra)
+        rendered = env.get_template(name).render(context)
+        traces = [None if o is None else (Site(TEXT, *o),) for o in found]
+    # the text drops the render's leading newlines (the output's header takes their place)
+    return traces[len(rendered) - len(rendered.lstrip("\n")) :]
 
 
 def template_lines(
@@ -28,6 +71,10 @@ def template_lines(
     extra: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, int] | None]:
     """For each line of the template's rendered text (1-based index - 1): (template, line).
+
+    Without marks: the template line nearest to each chunk the template yields, and the
+    lines of its literal text found in its source. What an included template or a macro
+    writes is placed at the line that included or called it.
 
     Args:
         env: the stack's Jinja environment.

@@ -41,6 +41,7 @@ import jinja2.sandbox
 from generator import cache
 from generator.engine.filters import FILTERS
 from generator.engine.formats import local_http
+from generator.engine.marks import MarkingCodeGenerator
 from generator.engine.tffunctions import FUNCTIONS
 
 MAX_TEMPLATE_BYTES = 1024 * 1024  # a template's source
@@ -296,6 +297,12 @@ def _bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
     return jinja2.filters.do_format(value, *args, **kwargs)
 
 
+class _MarkingSandbox(_StackSandbox):
+    """The same sandbox, whose compiled code marks its output with template lines (origins)."""
+
+    code_generator_class = MarkingCodeGenerator
+
+
 # Jinja's filters that build text from a width or count, checked first.
 BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
     "join": _bounded_join,
@@ -307,13 +314,19 @@ BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
 
 
 @functools.lru_cache(maxsize=8)
-def make_env(templates_dir: Path) -> jinja2.Environment:
+def make_env(templates_dir: Path, *, marked: bool = False) -> jinja2.Environment:
     """Return the one Jinja environment used for a templates folder (cached per folder).
 
     Strict: an undefined name is an error, never an empty string. Sandboxed: templates,
     rules and derived values of a stack reach no Python internals and change no value.
+
+    Args:
+        templates_dir: the stack's templates folder.
+        marked: the twin whose output is marked with the template line writing each piece
+            (:mod:`generator.engine.marks`); only for locating an error, never for output.
     """
-    env = _StackSandbox(
+    kind = _MarkingSandbox if marked else _StackSandbox
+    env = kind(
         loader=_ConfinedLoader(templates_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -423,7 +436,10 @@ def _bytecode_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
         sorted(env.filters),
         sorted(env.tests),
     )
-    salt = hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()[:16]
+    marks = getattr(env.code_generator_class, "FORMAT", None)
+    # the marking twin's code also depends on its marks (the plain sandbox's key is unchanged)
+    key = repr(settings) if marks is None else repr((settings, marks))
+    salt = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
     folder = cache.folder(_CompiledTemplateCache.FOLDER)  # None: caches are off
     return None if folder is None else _CompiledTemplateCache(salt, folder)
 

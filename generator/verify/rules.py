@@ -171,7 +171,9 @@ def _at_template(problem: Problem, files: Mapping[str, str], prefix: str) -> Pro
     if found is None:  # not a rendered line (the end of the file): the output's line it is
         return problem
     shown = lines[problem.line - 1].strip()
-    message = f"{problem.message} [{problem.path}:{problem.line}, not written: {shown}]"
+    via = getattr(found, "via", ())  # the lines that included or called the template's
+    where = f" ({', '.join(via)})" if via else ""
+    message = f"{problem.message}{where} [{problem.path}:{problem.line}, not written: {shown}]"
     return Problem(message, path=found[0], line=found[1], key=problem.key)
 
 
