@@ -60,6 +60,7 @@ def mode_stages(project: Path, envs: list[str], warm: int, out_root: Path) -> di
 
     imports["generator.project (yaml, the engine core, the stack)"] = _now() - start
     start = _now()
+    from generator.components.wire import render_components
     from generator.engine.render import render_environment
 
     imports["generator.engine.render (jinja2, filters)"] = _now() - start
@@ -82,24 +83,50 @@ def mode_stages(project: Path, envs: list[str], warm: int, out_root: Path) -> di
         dt, loaded = _timed(lambda: load_project(project).load_environment(name, environ=environ))
         timings["load+validate"].append(dt)
         config = loaded.config
-        stack = load_project(project).stack
-        dt, files = _timed(lambda: render_environment(stack, config, source=loaded.source))
+        loaded_project = load_project(project)
+        stack, graph = loaded_project.stack, loaded_project.graph
+        prefix = f"out/{name}"
+        if graph is None:
+            dt, files = _timed(lambda: render_environment(stack, config, source=loaded.source))
+            units = {"": (config, files)}
+        else:
+            # A stack with components renders, verifies and wires them in one step (the
+            # "render" figure); "verify" below verifies each component's files once more.
+            dt, found = _timed(
+                lambda: render_components(
+                    stack, graph, config, source=loaded.source, out_prefix=prefix
+                )
+            )
+            units = {c.name: (c.config, c.files) for c in found}
         timings["render"].append(dt)
         # python-hcl2 is imported (and its Lark parser loaded) lazily, on the first parse-cache
         # miss only: a first verify with a warm cache imports neither, a cold one pays both.
-        prefix = f"out/{name}"
         timings["verify"].append(
-            _timed(lambda: verify_rendered(files, config, out_prefix=prefix))[0]
+            sum(
+                _timed(
+                    lambda c=c, f=f, u=u: verify_rendered(
+                        f, c, out_prefix=prefix + (f"/{u}" if u else "")
+                    )
+                )[0]
+                for u, (c, f) in units.items()
+            )
         )
-        display = f"out/{target.name}"
-        timings["write (fresh folder)"].append(
-            _timed(lambda: write_output(target, files, display=display))[0]
+        for key in ("write (fresh folder)", "write (up to date)"):
+            timings[key].append(
+                sum(
+                    _timed(
+                        lambda u=u, f=f: write_output(
+                            target / u, f, display=f"out/{target.name}{'/' if u else ''}{u}"
+                        )
+                    )[0]
+                    for u, (_, f) in units.items()
+                )
+            )
+        every = [f for _, f in units.values()]
+        timings["files"].append(float(sum(len(f) for f in every)))
+        timings["bytes"].append(
+            float(sum(len(t.encode("utf-8")) for f in every for t in f.values()))
         )
-        timings["write (up to date)"].append(
-            _timed(lambda: write_output(target, files, display=display))[0]
-        )
-        timings["files"].append(float(len(files)))
-        timings["bytes"].append(float(sum(len(t.encode("utf-8")) for t in files.values())))
 
     first: dict[str, list[float]] = _empty()
     one(envs[0], out_root / f"first-{envs[0]}", first)
@@ -157,17 +184,14 @@ def _top(prof: cProfile.Profile, key: str, limit: int) -> list[dict[str, Any]]:
 
 def mode_profile(project: Path, env: str, warm: int, out_root: Path, limit: int) -> dict[str, Any]:
     """cProfile of one first in-process render (after imports) and of ``warm`` warm ones."""
-    from generator.engine.render import render_environment
     from generator.output.writer import write_output
+    from generator.pipeline import render_units
     from generator.project import load_project
-    from generator.verify.rules import verify_rendered
 
     def once(target: Path) -> None:
-        loaded_project = load_project(project)
-        loaded = loaded_project.load_environment(env)
-        files = render_environment(loaded_project.stack, loaded.config, source=loaded.source)
-        verify_rendered(files, loaded.config, out_prefix=f"out/{env}")
-        write_output(target, files, display=f"out/{target.name}")
+        # Load, render and verify (every component, wired, for a stack with components).
+        for unit in render_units(load_project(project), env, out_root=target):
+            write_output(unit.out_dir, unit.files, display=unit.display)
 
     first = cProfile.Profile()
     first.runcall(once, out_root / "profile-first")
