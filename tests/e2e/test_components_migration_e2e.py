@@ -107,6 +107,15 @@ def plan_changes(
     return found, path
 
 
+def terraform_environ(tmp_path: Path) -> dict[str, str]:
+    """Mirror-only providers with a plugin cache under ``tmp_path``; the emulator's region."""
+    plugin_cache = tmp_path / "plugin-cache"
+    plugin_cache.mkdir()
+    return aws_subprocess_env(
+        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
+    )
+
+
 def destructive(changes: list[dict[str, Any]]) -> list[str]:
     return [c["address"] for c in changes if "delete" in c["change"]["actions"]]
 
@@ -117,11 +126,7 @@ def test_a_single_state_moves_into_components_by_import_and_the_old_root_forgets
     tmp_path: Path,
 ) -> None:
     clock = Clock(BUDGET, tmp_path)
-    plugin_cache = tmp_path / "plugin-cache"
-    plugin_cache.mkdir()
-    env = aws_subprocess_env(
-        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
-    )
+    env = terraform_environ(tmp_path)
     with running_moto_server(tmp_path / "moto") as server:
         old = tmp_path / "old-root"
         old.mkdir()
@@ -240,11 +245,7 @@ def retire_old_root(old: Path, forget: str, also: list[str]) -> None:
 @requires_terraform
 def test_the_single_state_catalog_api_moves_into_its_components(tmp_path: Path) -> None:
     clock = Clock(CATALOG_BUDGET, tmp_path)
-    plugin_cache = tmp_path / "plugin-cache"
-    plugin_cache.mkdir()
-    env = aws_subprocess_env(
-        terraform_env(tmp_path, TF_PLUGIN_CACHE_DIR=str(plugin_cache)), AWS_REGION=REGION
-    )
+    env = terraform_environ(tmp_path)
     with running_moto_server(tmp_path / "moto") as server:
         old = tmp_path / "old-root"
         state = deploy_single_state(clock, old, server.url, env)
