@@ -21,6 +21,7 @@ from generator.cli.console import (
     echo_bootstrap,
     echo_diff,
     echo_outcomes,
+    echo_superseded,
     failed_text,
     path_from_here,
     progress_line,
@@ -105,6 +106,10 @@ def render(ctx: click.Context, /, force: bool, **params: Any) -> None:
                 lines.append(Outcome(result.display, "written", f"{changed} file(s) changed"))
             else:
                 lines.append(Outcome(result.display, "up to date", "up to date"))
+        if _nested(report):
+            from generator.commands.check import superseded_roots
+
+            echo_superseded(superseded_roots(report.rendered))
         return report_code(ctx, lines, _RENDER_STATES, report.failed, components=_nested(report))
 
     run(ctx, action)

@@ -18,6 +18,7 @@ import click
 if TYPE_CHECKING:
     from generator.commands.adopt import AdoptReport
     from generator.commands.bootstrap import BootstrapReport
+    from generator.commands.check import EnvironmentDrift
     from generator.pipeline import RunOptions
 
 # Shown only when a run takes longer than this (seconds), and only on a terminal.
@@ -312,3 +313,15 @@ def echo_adopt(report: AdoptReport, options: RunOptions) -> None:
         "and tfgen gate adopt-plan.json",
         err=True,
     )
+
+
+def echo_superseded(roots: Sequence[EnvironmentDrift]) -> None:
+    """Warn of one-root renders left in ``out/<env>`` beside its components (render leaves them)."""
+    for root in roots:
+        click.echo(
+            f"warning: {root.display}: {len(root.files)} file(s) of the one root module rendered "
+            "here before the stack had components are still there; move its resources into the "
+            "components (tfgen adopt), retire it with the forget file, then delete them "
+            "(tfgen check lists them)",
+            err=True,
+        )

@@ -17,7 +17,7 @@ import difflib
 import json
 import shlex
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -297,7 +297,7 @@ def check_output(options: RunOptions) -> DriftReport:
             errors.append(err)
     for folder, rendered in parents.items():
         try:
-            superseded = _superseded_root(folder, rendered.display.rpartition("/")[0])
+            superseded = superseded_root(folder, rendered.display.rpartition("/")[0])
         except TfgenError as err:
             errors.append(err)
             continue
@@ -306,7 +306,29 @@ def check_output(options: RunOptions) -> DriftReport:
     return DriftReport(environments=tuple(compared), errors=tuple(errors))
 
 
-def _superseded_root(folder: Path, shown: str) -> EnvironmentDrift | None:
+def superseded_roots(rendered: Iterable[Rendered]) -> list[EnvironmentDrift]:
+    """The one-root renders left beside the components of ``rendered``, for render's warning.
+
+    Best effort: a folder or manifest tfgen cannot trust is left to ``check``, which
+    reports it as an error.
+    """
+    found: list[EnvironmentDrift] = []
+    seen: set[Path] = set()
+    for unit in rendered:
+        folder = unit.out_dir.parent
+        if unit.component is None or folder in seen:
+            continue
+        seen.add(folder)
+        try:
+            superseded = superseded_root(folder, unit.display.rpartition("/")[0])
+        except TfgenError:
+            continue
+        if superseded is not None:
+            found.append(superseded)
+    return found
+
+
+def superseded_root(folder: Path, shown: str) -> EnvironmentDrift | None:
     """The files of a one-root render left in ``out/<env>`` after the stack got components.
 
     Raises:

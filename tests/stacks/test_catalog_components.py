@@ -96,8 +96,13 @@ def test_check_flags_the_one_root_render_left_from_before_components(
     digest = hashlib.sha256(b"terraform {}\n").hexdigest()
     manifest = {"files": {"versions.tf": digest}, "generator": "tfgen"}
     (out / ".tfgen-manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    assert runner.invoke(cli, [*args, "render", "prod"], env=GOLDEN_ENVIRON).exit_code == 0
+    rendered = runner.invoke(cli, [*args, "render", "prod"], env=GOLDEN_ENVIRON)
+    assert rendered.exit_code == 0, rendered.stderr
     assert (out / "versions.tf").is_file()  # render leaves the old root: it is a state's config
+    assert rendered.stderr.startswith(
+        "warning: out/prod: 1 file(s) of the one root module rendered here before the stack "
+        "had components are still there;"
+    )
     result = runner.invoke(cli, [*args, "check", "prod"], env=GOLDEN_ENVIRON)
     assert result.exit_code == EXIT_DRIFT, result.stderr
     assert "error: out/prod/versions.tf: belongs to the one root module" in result.stderr
@@ -105,3 +110,21 @@ def test_check_flags_the_one_root_render_left_from_before_components(
     assert "run: tfgen render" not in result.stderr  # render would not fix it
     (out / "versions.tf").unlink()
     assert runner.invoke(cli, [*args, "check", "prod"], env=GOLDEN_ENVIRON).exit_code == 0
+    again = runner.invoke(cli, [*args, "render", "prod"], env=GOLDEN_ENVIRON)
+    assert "warning:" not in again.stderr
+
+
+def test_a_hostile_manifest_left_above_the_components_is_an_error_for_check_only(
+    runner: CliRunner, project: Path
+) -> None:
+    args = ["--project-dir", str(project)]
+    out = project / "out" / "prod"
+    out.mkdir(parents=True)
+    (out / ".tfgen-manifest.json").write_text("{", encoding="utf-8")
+    rendered = runner.invoke(cli, [*args, "render", "prod"], env=GOLDEN_ENVIRON)
+    assert rendered.exit_code == 0, rendered.stderr  # render never reads it
+    assert "warning:" not in rendered.stderr
+    result = runner.invoke(cli, [*args, "check", "prod"], env=GOLDEN_ENVIRON)
+    assert result.exit_code == 1
+    assert "error: out/prod/.tfgen-manifest.json: the manifest is not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
