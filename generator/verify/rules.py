@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from generator.engine.core import EnvironmentConfig
@@ -173,8 +173,26 @@ def _at_template(problem: Problem, files: Mapping[str, str], prefix: str) -> Pro
     shown = lines[problem.line - 1].strip()
     via = getattr(found, "via", ())  # the lines that included or called the template's
     where = f" ({', '.join(via)})" if via else ""
-    message = f"{problem.message}{where} [{problem.path}:{problem.line}, not written: {shown}]"
+    text = _FIRST_LINE.sub(
+        lambda m: _first_at(m, origin, name, problem.path or "", len(lines)), problem.message
+    )
+    message = f"{text}{where} [{problem.path}:{problem.line}, not written: {shown}]"
     return Problem(message, path=found[0], line=found[1], key=problem.key)
+
+
+# "(first on line N)" of a repeated attribute or key: N is a line of the rendered text.
+_FIRST_LINE = re.compile(r"\(first on line (\d+)\)")
+
+
+def _first_at(
+    match: re.Match[str], origin: Callable[[str, int], Any], name: str, path: str, count: int
+) -> str:
+    """``(first at templates/x.tf.j2:2, out/dev/x.tf:5)``, or the match as it was."""
+    line = int(match[1])
+    found = origin(name, line) if line <= count else None
+    if found is None:
+        return match[0]
+    return f"(first at {found[0]}:{found[1]}, {path}:{line})"
 
 
 def _check_backend_hcl(doc: Mapping[str, Any], display: str) -> list[Problem]:

@@ -55,7 +55,8 @@ def _render(root: Path, runner: CliRunner, files: dict[str, str]) -> tuple[int, 
         pytest.param(
             "  b = 2\n  a = 3\n",
             2,
-            f"locals.a: set twice (first on line {H + 7 + TAGS_LINES})",
+            f"locals.a: set twice (first at templates/main.tf.j2:7, "
+            f"out/dev/main.tf:{H + 7 + TAGS_LINES})",
             "a = 3",
             id="set-twice-second-in-the-include",
         ),
@@ -184,7 +185,8 @@ def test_a_macro_of_the_same_template_names_its_body_line(
     code, stderr = _render(tmp_path, runner, {"templates/main.tf.j2": SAME_FILE_MACRO})
     assert code == EXIT_VERIFY
     assert stderr == (
-        f"error: templates/main.tf.j2:4: locals.x: set twice (first on line {H + 2}) "
+        "error: templates/main.tf.j2:4: locals.x: set twice "
+        f"(first at templates/main.tf.j2:3, out/dev/main.tf:{H + 2}) "
         "(called from templates/main.tf.j2:7) "
         f"[out/dev/main.tf:{H + 3}, not written: x = 2]\n"
     )

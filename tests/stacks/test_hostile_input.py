@@ -201,28 +201,32 @@ CASES = [
         {TPL: 'resource "aws_s3_bucket" "x" {\n  bucket = "a"\n  bucket = "b"\n}\n'},
         code=3,
         message=r"templates/extra\.tf\.j2:3: resource\.aws_s3_bucket\.x\.bucket: set twice "
-        rf"\(first on line {H + 2}\) \[out/dev/extra\.tf:{H + 3}, not written: bucket = \"b\"\]",
+        rf"\(first at templates/extra\.tf\.j2:2, out/dev/extra\.tf:{H + 2}\) "
+        rf"\[out/dev/extra\.tf:{H + 3}, not written: bucket = \"b\"\]",
     ),
     Case(
         "backend-hcl-sets-bucket-twice",
         edit=append_to("templates/backend.hcl.j2", 'bucket = "other-bucket"\n'),
         code=3,
         message=r"templates/backend\.hcl\.j2:\d+: bucket: set twice "
-        rf"\(first on line {H + 1}\) \[out/dev/backend\.hcl:\d+, not written: ",
+        r"\(first at templates/backend\.hcl\.j2:\d+, "
+        rf"out/dev/backend\.hcl:{H + 1}\) \[out/dev/backend\.hcl:\d+, not written: ",
     ),
     Case(
         "template-repeats-a-nested-attribute",
         {TPL: "locals {\n  x {\n    a = 1\n  }\n}\nlocals {\n  y = 1\n  y = 2\n}\n"},
         code=3,
         message=r"templates/extra\.tf\.j2:8: locals\.y: set twice "
-        rf"\(first on line {H + 7}\) \[out/dev/extra\.tf:{H + 8}, not written: y = 2\]",
+        rf"\(first at templates/extra\.tf\.j2:7, out/dev/extra\.tf:{H + 7}\) "
+        rf"\[out/dev/extra\.tf:{H + 8}, not written: y = 2\]",
     ),
     Case(
         "template-object-with-a-repeated-key",
         {TPL: 'locals {\n  m = {\n    a = 1\n    "a" = 2\n  }\n}\n'},
         code=3,
         message=r"templates/extra\.tf\.j2:4: locals\.m\.a: key 'a' given twice in this object "
-        rf"\(first on line {H + 3}\): Terraform keeps only one \[out/dev/extra\.tf:{H + 4}, ",
+        rf"\(first at templates/extra\.tf\.j2:3, out/dev/extra\.tf:{H + 3}\): Terraform keeps "
+        rf"only one \[out/dev/extra\.tf:{H + 4}, ",
     ),
     # ------------------------------------------------------------------ .tf.json
     Case(
