@@ -11,6 +11,7 @@ from generator.engine.formats import bucket_name_problem, state_key_problem
 from generator.errors import Problem, VerifyError
 from generator.verify import hclparse as _hclparse
 from generator.verify.hclparse import VERIFY_VERSION, NotALiteralError, decode_hcl_string
+from generator.verify.leftover import leftover_lines
 from generator.verify.references import check_references
 from generator.verify.reftree import Declared, Traversal
 from generator.verify.tfjson import JSON_SUFFIX, parse_tf_json
@@ -102,10 +103,10 @@ def _parse_all(
     references: _References = {}
     for name, text in sorted(files.items()):
         display = f"{out_prefix}/{name}"
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if LEFTOVER.search(line):
-                msg = "leftover template syntax ('{{', '{%' or '{#')"
-                problems.append(Problem(msg, path=display, line=lineno))
+        lines = leftover_lines(text) if LEFTOVER.search(text) else []
+        for lineno in lines:
+            msg = "leftover template syntax ('{{', '{%' or '{#') outside a string"
+            problems.append(Problem(msg, path=display, line=lineno))
         try:
             full = _parse_hcl(display, text)
         except VerifyError as err:

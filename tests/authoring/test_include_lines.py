@@ -70,7 +70,7 @@ def _render(root: Path, runner: CliRunner, files: dict[str, str]) -> tuple[int, 
         pytest.param(
             "  b = 2\n  # {% raw %}{{ env.name }}{% endraw %} here\n",
             2,
-            "leftover template syntax ('{{', '{%' or '{#')",
+            "leftover template syntax ('{{', '{%' or '{#') outside a string",
             "# {{ env.name }} here",
             id="leftover-template-syntax",
         ),

@@ -11,6 +11,7 @@ import pytest
 from generator.engine.core import EnvironmentConfig
 from generator.errors import VerifyError
 from generator.project import load_project
+from generator.verify.leftover import leftover_lines
 from generator.verify.rules import NotALiteralError, decode_hcl_string, verify_rendered
 from tests.conftest import ROOT, render_files
 
@@ -131,7 +132,59 @@ def test_leftover_template_syntax(config: EnvironmentConfig, leftover: str) -> N
         {"backend.hcl": BACKEND_OK, "versions.tf": VERSIONS_OK, "main.tf": f"# {leftover}\n"},
         config,
     )
-    assert "out/dev/main.tf:1: leftover template syntax ('{{', '{%' or '{#')" in found
+    assert "out/dev/main.tf:1: leftover template syntax ('{{', '{%' or '{#') outside a string" in (
+        found
+    )
+
+
+# Data Terraform passes on, as real stacks write it: an SSM document, Step Functions JSONata,
+# a mustache template in a heredoc, and one inside the code of an interpolation.
+DATA_WITH_TEMPLATE_SYNTAX = """\
+resource "aws_ssm_document" "restart" {
+  name          = "restart"
+  document_type = "Command"
+  content = jsonencode({
+    schemaVersion = "2.2"
+    mainSteps = [{
+      action = "aws:runShellScript"
+      name   = "restart"
+      inputs = { runCommand = ["systemctl restart {{ Service }}"] }
+    }]
+  })
+}
+
+locals {
+  jsonata  = "{% $states.input.order %}"
+  escaped  = "say \\"{{ hi }}\\" and $${not} {# kept #}"
+  nested   = "${lower("{{ A }}")}-%{if true}{% raw %}%{endif}"
+  template = <<-EOT
+    Hello {{ name }}, {% for x in y %}{# c #}
+    EOT
+}
+"""
+
+
+def test_template_syntax_in_strings_and_heredocs_is_data(config: EnvironmentConfig) -> None:
+    files = {
+        "backend.hcl": BACKEND_OK,
+        "versions.tf": VERSIONS_OK,
+        "main.tf": DATA_WITH_TEMPLATE_SYNTAX,
+    }
+    verify_rendered(files, config, out_prefix="out/dev")  # raises on a problem
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("# {{ x }}\n", [1]),
+        ('a = 1 // {% x %}\nb = "{{ ok }}"\n', [1]),
+        ('a = "{{ ok }}"\n/* one\n{# two #} */\nb = 1 {{\n', [3, 4]),
+        ('a = "${ {{ b }} }"\n', [1]),  # in the code of an interpolation: not data
+        ("t = <<EOT\n{{ data }}\nEOT\n# {{ after }}\n", [4]),
+    ],
+)
+def test_template_syntax_in_code_and_comments_is_found(text: str, lines: list[int]) -> None:
+    assert leftover_lines(text) == lines
 
 
 def test_endpoints_only_where_declared(config: EnvironmentConfig) -> None:
