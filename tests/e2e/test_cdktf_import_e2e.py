@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -33,22 +32,12 @@ from tests.e2e.test_cdktf_fixture_e2e import (
     render_fixture,
     state_addresses,
 )
+from tests.e2e.test_components_migration_e2e import import_wave_by_wave, plan_changes
 from tests.e2e.test_e2e import Clock, failed, object_keys, s3_client, terraform, tfgen
 from tests.moto_server import aws_subprocess_env, running_moto_server
 from tests.tfhelpers import requires_terraform
 
 REGION = "eu-west-1"
-
-
-def changes(clock: Clock, step: str, root: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    """Plan ``root`` into tfplan (its JSON beside it as plan.json); the resource changes."""
-    result = terraform(clock, f"{step}-plan", ["plan", "-input=false", "-out=tfplan"], root, env)
-    assert result.returncode == 0, failed(result, f"terraform plan ({step})")
-    result = terraform(clock, f"{step}-show", ["show", "-json", "tfplan"], root, env)
-    assert result.returncode == 0, failed(result, f"terraform show ({step})")
-    (root / "plan.json").write_text(result.stdout, encoding="utf-8")
-    found: list[dict[str, Any]] = json.loads(result.stdout).get("resource_changes", [])
-    return found
 
 
 def retire(app: Path, forget: Path, also: list[str]) -> None:
@@ -107,31 +96,16 @@ def test_cdktf_state_moves_into_the_components_and_the_old_root_forgets(tmp_path
         assert listed.returncode == 0, failed(listed, "tfgen list --json")
         (row,) = [r for r in json.loads(listed.stdout) if r["name"] == ENV]
         assert row["waves"] == [["network"], ["data"], ["app"]]
-        folders = {c["name"]: project / c["dir"] for c in row["components"]}
-        assert all((folder / "adopt.tf").is_file() for folder in folders.values())
+        assert all((project / c["dir"] / "adopt.tf").is_file() for c in row["components"])
 
         # Wave by wave: imports and in-place updates only, proven by the gate, then applied.
-        for wave in row["waves"]:
-            for name in wave:
-                folder = folders[name]
-                init = ["init", "-input=false", "-backend-config=backend.hcl"]
-                result = terraform(clock, f"{name}-init", init, folder, env)
-                assert result.returncode == 0, failed(result, f"terraform init ({name})")
-                planned = changes(clock, name, folder, env)
-                importing = {c["address"] for c in planned if c["change"].get("importing")}
-                assert importing == want[name], name
-                destroying = [c["address"] for c in planned if "delete" in c["change"]["actions"]]
-                assert destroying == [], name
-                gate = tfgen(["gate", str(folder / "plan.json")], render_env)
-                assert gate.returncode == 0, failed(gate, f"tfgen gate ({name})")
-                result = terraform(clock, f"{name}-apply", ["apply", "tfplan"], folder, env)
-                assert result.returncode == 0, failed(result, f"terraform apply ({name})")
+        folders = import_wave_by_wave(clock, row, project, env, render_env, want)
 
         # The old root is retired: its configuration becomes the forget file tfgen wrote (what
         # moved) plus removed blocks for what tfgen does not render (the team's call: forget
         # it too). It destroys nothing and ends empty; every object is still deployed.
         retire(app, project / "adopt" / f"{ENV}.forget.tf", data["removed"])
-        old = changes(clock, "old", app, {**env, "TF_VAR_endpoint": server.url})
+        old, _ = plan_changes(clock, "old", app, {**env, "TF_VAR_endpoint": server.url})
         assert {c["change"]["actions"][0] for c in old} == {"forget"}
         assert {c["address"] for c in old} == set(data["moves"]) | set(data["removed"])
         gate = tfgen(["gate", str(app / "plan.json")], render_env)
@@ -144,6 +118,6 @@ def test_cdktf_state_moves_into_the_components_and_the_old_root_forgets(tmp_path
 
         # A second plan of each component changes no resource.
         for name, folder in folders.items():
-            again = changes(clock, f"{name}-replan", folder, env)
+            again, _ = plan_changes(clock, f"{name}-replan", folder, env)
             assert [c["address"] for c in again if c["change"]["actions"] != ["no-op"]] == []
     print(f"\ncdktf into components e2e timings: {clock.summary()}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,45 @@ def plan_changes(
     return found, path
 
 
+def import_wave_by_wave(
+    clock: Clock,
+    row: Mapping[str, Any],
+    project: Path,
+    env: dict[str, str],
+    environ: dict[str, str],
+    expected: Mapping[str, Collection[str]],
+    *,
+    creates: bool = True,
+) -> dict[str, Path]:
+    """Init, plan, prove and apply the components of ``row`` (``list --json``), wave by wave.
+
+    Each plan imports exactly ``expected[component]``, deletes and replaces nothing (and,
+    without ``creates``, creates nothing); ``tfgen gate`` passes it before it is applied.
+
+    Returns:
+        The folder of each component.
+    """
+    folders = {c["name"]: project / c["dir"] for c in row["components"]}
+    for wave in row["waves"]:
+        for name in wave:
+            folder = folders[name]
+            init = ["init", "-input=false", "-backend-config=backend.hcl"]
+            result = terraform(clock, f"init {name}", init, folder, env)
+            assert result.returncode == 0, failed(result, f"terraform init {name}")
+            changes, plan = plan_changes(clock, name, folder, env)
+            importing = sorted(c["address"] for c in changes if c["change"].get("importing"))
+            assert importing == sorted(expected[name]), name
+            assert destructive(changes) == [], name
+            if not creates:
+                assert [c["address"] for c in changes if "create" in c["change"]["actions"]] == []
+            gate = tfgen(["gate", str(plan)], environ)
+            assert gate.returncode == 0, failed(gate, f"tfgen gate {name}")
+            apply = ["apply", "-input=false", "tfplan"]
+            result = terraform(clock, f"apply {name}", apply, folder, env)
+            assert result.returncode == 0, failed(result, f"terraform apply {name}")
+    return folders
+
+
 def terraform_environ(tmp_path: Path) -> dict[str, str]:
     """Mirror-only providers with a plugin cache under ``tmp_path``; the emulator's region."""
     plugin_cache = tmp_path / "plugin-cache"
@@ -162,25 +202,9 @@ def test_a_single_state_moves_into_components_by_import_and_the_old_root_forgets
         assert rendered.returncode == 0, failed(rendered, "tfgen render local")
         listed = tfgen([*at, "list", "--json"], environ)
         (local,) = [row for row in json.loads(listed.stdout) if row["name"] == "local"]
-        folders = {c["name"]: project / c["dir"] for c in local["components"]}
-
         create_bucket(s3_client(server.url, REGION), STATE_BUCKET, REGION)
-        for wave in local["waves"]:
-            for name in wave:
-                folder = folders[name]
-                init = ["init", "-input=false", "-backend-config=backend.hcl"]
-                result = terraform(clock, f"init {name}", init, folder, env)
-                assert result.returncode == 0, failed(result, f"terraform init {name}")
-                changes, plan = plan_changes(clock, name, folder, env)
-                importing = sorted(c["address"] for c in changes if c["change"].get("importing"))
-                assert importing == sorted(a for c, a in MOVES.values() if c == name)
-                assert destructive(changes) == []
-                assert [c["address"] for c in changes if "create" in c["change"]["actions"]] == []
-                gate = tfgen(["gate", str(plan)], environ)
-                assert gate.returncode == 0, failed(gate, f"tfgen gate {name}")
-                apply = ["apply", "-input=false", "tfplan"]
-                result = terraform(clock, f"apply {name}", apply, folder, env)
-                assert result.returncode == 0, failed(result, f"terraform apply {name}")
+        expected = {n: [a for c, a in MOVES.values() if c == n] for n in ("network", "data", "app")}
+        folders = import_wave_by_wave(clock, local, project, env, environ, expected, creates=False)
 
         # The old root is retired: only its provider and the forget file tfgen wrote.
         forget = (project / "adopt" / "local.forget.tf").read_text("utf-8")
@@ -272,23 +296,7 @@ def test_the_single_state_catalog_api_moves_into_its_components(tmp_path: Path) 
         assert rendered.returncode == 0, failed(rendered, "tfgen render local")
         listed = tfgen([*at, "list", "--json"], environ)
         (local,) = [row for row in json.loads(listed.stdout) if row["name"] == "local"]
-        folders = {c["name"]: project / c["dir"] for c in local["components"]}
-
-        for wave in local["waves"]:
-            for name in wave:
-                folder = folders[name]
-                init = ["init", "-input=false", "-backend-config=backend.hcl"]
-                result = terraform(clock, f"init {name}", init, folder, env)
-                assert result.returncode == 0, failed(result, f"terraform init {name}")
-                changes, plan = plan_changes(clock, name, folder, env)
-                importing = sorted(c["address"] for c in changes if c["change"].get("importing"))
-                assert importing == imports[name]
-                assert destructive(changes) == [], name
-                gate = tfgen(["gate", str(plan)], environ)
-                assert gate.returncode == 0, failed(gate, f"tfgen gate {name}")
-                apply = ["apply", "-input=false", "tfplan"]
-                result = terraform(clock, f"apply {name}", apply, folder, env)
-                assert result.returncode == 0, failed(result, f"terraform apply {name}")
+        folders = import_wave_by_wave(clock, local, project, env, environ, imports)
 
         # The old root is retired with the forget file (and removed blocks for whatever no
         # component claims, which the team has decided to let go): it only forgets.
