@@ -13,24 +13,25 @@ from __future__ import annotations
 import re
 
 _JINJA = ("{{", "{%", "{#")
+# The stack of modes the scanner is in: a string, or code with its depth of open braces
+# (the code of an interpolation ends at the brace that closes it at depth 0).
+_STRING = -1
 _HEREDOC = re.compile(r"<<-?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*\r?\n")
 
 
 def leftover_lines(text: str) -> list[int]:
     """The 1-based lines holding ``{{``, ``{%`` or ``{#`` in code or a comment."""
     found: set[int] = set()
-    # Each entry: "code" (with its brace depth, for the code of an interpolation) or "string".
-    modes: list[list[object]] = [["code", 0]]
+    modes = [0]  # top-level code
     line, i, end = 1, 0, len(text)
     while i < end:
-        mode = modes[-1]
         char = text[i]
         pair = text[i : i + 2]
         if char == "\n":
             line += 1
             i += 1
             continue
-        if mode[0] == "string":
+        if modes[-1] == _STRING:
             if char == "\\":
                 i += 2
                 continue
@@ -38,7 +39,7 @@ def leftover_lines(text: str) -> list[int]:
                 i += 3
                 continue
             if pair in ("${", "%{"):
-                modes.append(["code", 0])
+                modes.append(0)
                 i += 2
                 continue
             if char == '"':
@@ -51,7 +52,7 @@ def leftover_lines(text: str) -> list[int]:
             i += 2
             continue
         if char == '"':
-            modes.append(["string"])
+            modes.append(_STRING)
             i += 1
             continue
         if char == "#" or pair == "//":
@@ -75,12 +76,12 @@ def leftover_lines(text: str) -> list[int]:
             i, line = _skip_heredoc(text, heredoc, line)
             continue
         if char == "{":
-            mode[1] = int(str(mode[1])) + 1
+            modes[-1] += 1
         elif char == "}" and len(modes) > 1:
-            if mode[1] == 0:
+            if modes[-1] == 0:
                 modes.pop()  # the end of an interpolation: back into its string
             else:
-                mode[1] = int(str(mode[1])) - 1
+                modes[-1] -= 1
         i += 1
     return sorted(found)
 
