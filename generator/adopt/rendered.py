@@ -24,6 +24,7 @@ from typing import Any
 from generator.adopt.expressions import Reference, evaluate
 from generator.adopt.state import IndexKey, instance_address
 from generator.verify.hclparse import NotALiteralError, decode_hcl_string
+from generator.verify.rules import blocks_of
 
 # Attributes whose literal value names one deployed object of its type.
 IDENTITY_ATTRIBUTES = (
@@ -156,7 +157,7 @@ def _resources(
     parsed: Mapping[str, Mapping[str, Any]],
 ) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
     for _name, doc in sorted(parsed.items()):
-        for entry in _blocks(doc.get("resource")):
+        for entry in blocks_of(doc, "resource"):
             for kind_label, named in entry.items():
                 if not isinstance(named, Mapping):
                     continue
@@ -168,7 +169,7 @@ def _resources(
 def _outputs(parsed: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, Any]]:
     """(name, evaluated value) of every output block of one root module."""
     for _name, doc in sorted(parsed.items()):
-        for entry in _blocks(doc.get("output")):
+        for entry in blocks_of(doc, "output"):
             for label, body in entry.items():
                 if isinstance(body, Mapping) and "value" in body:
                     yield label.strip('"'), evaluate(body["value"], None)
@@ -244,7 +245,3 @@ def _literal(raw: Any) -> str | None:
         return decode_hcl_string(raw)
     except NotALiteralError:
         return None
-
-
-def _blocks(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []

@@ -27,6 +27,7 @@ from generator.errors import ConfigError, Problem, RenderError, TfgenError, Veri
 from generator.verify.rules import (
     BACKEND_FILE,
     NotALiteralError,
+    blocks_of,
     check_no_endpoints,
     decode_hcl_string,
     parse_hcl,
@@ -297,10 +298,7 @@ def _terraform_pins(parsed: Mapping[str, dict[str, Any]]) -> tuple[str, str] | N
     versions: list[Any] = []
     providers: list[dict[str, Any]] = []
     for file, doc in sorted(parsed.items()):
-        blocks = doc.get("terraform")
-        for block in blocks if isinstance(blocks, list) else []:
-            if not isinstance(block, dict):
-                continue
+        for block in blocks_of(doc, "terraform"):
             if "required_version" in block:
                 where = where or file
                 versions.append(block["required_version"])

@@ -239,7 +239,8 @@ def _check_backend_hcl(doc: Mapping[str, Any], display: str) -> list[Problem]:
     return problems
 
 
-def _blocks(doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+def blocks_of(doc: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` blocks (``terraform``, ``provider``...) of one parsed file."""
     found = doc.get(kind, [])
     return [b for b in found if isinstance(b, dict)] if isinstance(found, list) else []
 
@@ -260,7 +261,7 @@ def check_terraform_block(
             exactly one empty ``backend "s3"`` block (its settings are in backend.hcl).
     """
     blocks = [
-        (name, block) for name, doc in sorted(tf.items()) for block in _blocks(doc, "terraform")
+        (name, block) for name, doc in sorted(tf.items()) for block in blocks_of(doc, "terraform")
     ]
     if not blocks:
         return [Problem("expected a terraform block, found none", path=prefix)]
@@ -275,7 +276,7 @@ def check_terraform_block(
     problems: list[Problem] = []
     if not any("required_version" in block for _, block in blocks):
         problems.append(Problem("the terraform block has no required_version", path=at([])))
-    providers = [(n, p) for n, block in blocks for p in _blocks(block, "required_providers")]
+    providers = [(n, p) for n, block in blocks for p in blocks_of(block, "required_providers")]
     if len(providers) > 1:
         problems.append(
             Problem(
@@ -288,8 +289,8 @@ def check_terraform_block(
         problems.append(
             Problem("required_providers does not pin hashicorp/aws", path=at(providers))
         )
-    backends = [(n, b) for n, block in blocks for b in _blocks(block, "backend")]
-    clouds = [(n, c) for n, block in blocks for c in _blocks(block, "cloud")]
+    backends = [(n, b) for n, block in blocks for b in blocks_of(block, "backend")]
+    clouds = [(n, c) for n, block in blocks for c in blocks_of(block, "cloud")]
     if local_state:
         if backends or clouds:
             msg = "the bootstrap module keeps local state: it may not declare a backend"
@@ -374,7 +375,7 @@ def check_no_endpoints(parsed: Mapping[str, Any], prefix: str) -> list[Problem]:
         # terraform_remote_state's config is a backend's: its ENDPOINT_ONLY keys count.
         remote = [
             {'"terraform_remote_state"': b['"terraform_remote_state"']}
-            for b in _blocks(doc, "data")
+            for b in blocks_of(doc, "data")
             if '"terraform_remote_state"' in b
         ]
         if remote:
