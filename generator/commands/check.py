@@ -286,24 +286,30 @@ def check_output(options: RunOptions) -> DriftReport:
     run = render_selection(options)
     compared: list[EnvironmentDrift] = []
     errors = list(run.errors)
-    parents: dict[Path, Rendered] = {}
     for rendered in run.rendered:
-        if rendered.component is not None:
-            parents.setdefault(rendered.out_dir.parent, rendered)
         try:
             drift = compare_output(rendered)
             compared.append(dataclasses.replace(drift, rerun=render_command(options, drift.name)))
         except TfgenError as err:
             errors.append(err)
-    for folder, rendered in parents.items():
+    for folder, shown in _environment_folders(run.rendered).items():
         try:
-            superseded = superseded_root(folder, rendered.display.rpartition("/")[0])
+            superseded = superseded_root(folder, shown)
         except TfgenError as err:
             errors.append(err)
             continue
         if superseded is not None:
             compared.append(superseded)
     return DriftReport(environments=tuple(compared), errors=tuple(errors))
+
+
+def _environment_folders(rendered: Iterable[Rendered]) -> dict[Path, str]:
+    """``out/<env>`` of each environment rendered as components, and how messages name it."""
+    return {
+        unit.out_dir.parent: unit.display.rpartition("/")[0]
+        for unit in rendered
+        if unit.component is not None
+    }
 
 
 def superseded_roots(rendered: Iterable[Rendered]) -> list[EnvironmentDrift]:
@@ -313,14 +319,9 @@ def superseded_roots(rendered: Iterable[Rendered]) -> list[EnvironmentDrift]:
     reports it as an error.
     """
     found: list[EnvironmentDrift] = []
-    seen: set[Path] = set()
-    for unit in rendered:
-        folder = unit.out_dir.parent
-        if unit.component is None or folder in seen:
-            continue
-        seen.add(folder)
+    for folder, shown in _environment_folders(rendered).items():
         try:
-            superseded = superseded_root(folder, unit.display.rpartition("/")[0])
+            superseded = superseded_root(folder, shown)
         except TfgenError:
             continue
         if superseded is not None:
