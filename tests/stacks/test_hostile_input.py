@@ -25,6 +25,7 @@ from generator.cli.app import cli
 from generator.errors import VerifyError
 from generator.project import load_project
 from generator.verify.rules import verify_rendered
+from tests.outtree import contents
 from tests.stacks.cases import GIB, Case, render_dev_once, run_capped, run_case
 
 DEV = "environments/dev.yaml"
@@ -311,13 +312,6 @@ def test_a_look_alike_secret_name_passes(project: Path, runner: CliRunner) -> No
     assert result.exit_code == 0, result.output
 
 
-def tree_bytes(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` by its relative path (components are folders)."""
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
-
-
 def test_no_cache_renders_the_same_and_writes_no_cache(
     project: Path, runner: CliRunner, tmp_path: Path
 ) -> None:
@@ -327,7 +321,7 @@ def test_no_cache_renders_the_same_and_writes_no_cache(
     )
     assert with_cache.exit_code == 0, with_cache.output
     assert any((home / "tfgen" / "parse").iterdir())
-    first = tree_bytes(project / "out/dev")
+    first = contents(project / "out/dev")
     other = tmp_path / "xdg-off"
     again = runner.invoke(
         cli,
@@ -336,7 +330,7 @@ def test_no_cache_renders_the_same_and_writes_no_cache(
     )
     assert again.exit_code == 0, again.output
     assert not other.exists()
-    second = tree_bytes(tmp_path / "out2/dev")
+    second = contents(tmp_path / "out2/dev")
     assert second == first
 
 
