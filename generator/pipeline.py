@@ -623,7 +623,10 @@ def _execute(tasks: Sequence[_Task], workers: int, progress: ProgressFn | None) 
                 outcome = _Outcome((), (), _Failure(RenderError, (problem,), EXIT_INPUT))
             finished(index, outcome)
     except BaseException:
-        _stop_workers(pool)  # a signal (or any failure here): no worker outlives the run
+        # A signal (or any failure here): no worker outlives the run. A second signal
+        # waits until they are stopped, then ends the run the same way.
+        with _signals_blocked():
+            _stop_workers(pool)
         raise
     pool.shutdown(wait=True)
     return [outcomes[i] for i in range(total)]
@@ -642,6 +645,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """End every worker of ``pool`` now (SIGTERM, then SIGKILL) and wait for each."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown forgets it
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
@@ -652,6 +656,11 @@ def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
             if process.is_alive():
                 process.kill()
                 process.join(_WORKER_GRACE)
+    # The pool's manager thread sees its workers gone and closes its wake-up pipe. Wait for
+    # it: at exit, Python's own hook writes to that pipe unlocked, and a close racing that
+    # write prints an OSError traceback (EBADF) after tfgen's one line.
+    if manager is not None:
+        manager.join(_WORKER_GRACE)
 
 
 def _worker_started() -> None:

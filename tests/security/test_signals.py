@@ -108,3 +108,21 @@ def test_a_signal_stops_every_worker_with_one_line(
             {k: v for k, v in old.items() if k.startswith(prefix)},
             {k: v for k, v in new.items() if k.startswith(prefix)},
         ), prefix
+
+
+def test_stopping_the_workers_waits_for_the_pool_manager_to_close_its_wakeup_pipe() -> None:
+    # At exit, Python writes to the pool's wake-up pipe without a lock; if the manager
+    # thread is still closing it then, an OSError traceback follows tfgen's one line.
+    from concurrent.futures import ProcessPoolExecutor
+
+    from generator.pipeline import _mp_context, _stop_workers
+
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=_mp_context())
+    futures = [pool.submit(time.sleep, 30) for _ in range(2)]
+    assert pool._processes, "submit forks the workers"
+    manager = pool._executor_manager_thread
+    assert manager is not None
+    _stop_workers(pool)
+    assert not manager.is_alive()
+    assert manager.thread_wakeup._closed
+    assert all(future.done() for future in futures)
