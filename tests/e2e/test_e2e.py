@@ -48,8 +48,9 @@ STATE_BUCKET = "tfgen-e2e-state"
 # local.yaml's default bucket: created too, and must stay empty.
 DECOY_BUCKET = "catalog-tfstate-local"
 COMPONENT_KEYS = {c: f"catalog/local/{c}/terraform.tfstate" for c in ("network", "data", "app")}
-# The budget for the whole run on this 2-core machine.
-E2E_BUDGET = float(os.environ.get("TFGEN_E2E_BUDGET", "480"))
+# The budget for the whole run on this 2-core machine: about twice what CI measures (400 s
+# beside the other suites), so only a hang (e.g. a provider retrying forever) fails it.
+E2E_BUDGET = float(os.environ.get("TFGEN_E2E_BUDGET", "900"))
 # An emulator that is already running (LocalStack...); unset: the test starts moto_server.
 EXTERNAL_ENDPOINT = os.environ.get("TFGEN_E2E_ENDPOINT", "").strip().rstrip("/")
 _CREATED = re.compile(r"^  # (\S+) will be created$", re.MULTILINE)
