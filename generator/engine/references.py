@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import jinja2
 import jinja2.nodes
 
+from generator.engine import scancache
+
 REFERENCE_ROOT = "component"  # the name templates use for other components' outputs
 
 
@@ -60,7 +62,10 @@ def unknown_component_message(name: str, known: Sequence[str]) -> str:
 
 
 def scan_references(
-    env: jinja2.Environment, names: Sequence[str], display: Callable[[str], str]
+    env: jinja2.Environment,
+    names: Sequence[str],
+    display: Callable[[str], str],
+    memo: dict[str, scancache.Scan | None] | None = None,
 ) -> tuple[Reference, ...]:
     """Every ``component.<name>.<output>`` in ``names`` and the templates they include.
 
@@ -68,11 +73,14 @@ def scan_references(
         env: the stack's Jinja environment (its loader reads the templates).
         names: the templates of one component.
         display: how messages name a template file.
+        memo: scans already made in this load, by template name (shared by the
+            components of one stack, so a template they all include parses once).
 
     Returns:
         The references, by file and line. A template that cannot be read or parsed is
         skipped: rendering reports it at its line.
     """
+    memo = {} if memo is None else memo
     found: list[Reference] = []
     seen: set[str] = set()
     pending = list(names)
@@ -81,25 +89,41 @@ def scan_references(
         if name in seen:
             continue
         seen.add(name)
-        try:
-            source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-            tree = env.parse(source, name=name)
-        except (jinja2.TemplateError, OSError):
+        if name not in memo:
+            memo[name] = _scan(env, name)
+        scan = memo[name]
+        if scan is None:
             continue
-        for node in tree.find_all((jinja2.nodes.Include, jinja2.nodes.Import)):
-            target = getattr(node, "template", None)
-            if isinstance(target, jinja2.nodes.Const) and isinstance(target.value, str):
-                pending.append(target.value)
-        pending.extend(
-            str(node.template.value)
-            for node in tree.find_all(jinja2.nodes.FromImport)
-            if isinstance(node.template, jinja2.nodes.Const)
-        )
+        targets, chains = scan
+        pending.extend(targets)
         found.extend(
-            Reference(producer, output, display(name), line)
-            for producer, output, line in _chains(tree)
+            Reference(producer, output, display(name), line) for producer, output, line in chains
         )
     return tuple(sorted(set(found), key=lambda r: (r.file, r.line or 0, r.producer, r.output)))
+
+
+def _scan(env: jinja2.Environment, name: str) -> scancache.Scan | None:
+    """What one template includes and which outputs it reads (cached by its source)."""
+    try:
+        source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    except (jinja2.TemplateError, OSError):
+        return None
+    key = scancache.entry_key(name, source)
+    stored = scancache.read(key)
+    if stored is not None:
+        return stored
+    try:
+        tree = env.parse(source, name=name)
+    except jinja2.TemplateError:
+        return None
+    targets: list[str] = []
+    for node in tree.find_all((jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport)):
+        target = getattr(node, "template", None)
+        if isinstance(target, jinja2.nodes.Const) and isinstance(target.value, str):
+            targets.append(target.value)
+    scan = (tuple(targets), tuple(_chains(tree)))
+    scancache.write(key, scan)
+    return scan
 
 
 def _chains(tree: jinja2.nodes.Template) -> Iterator[tuple[str, str, int]]:

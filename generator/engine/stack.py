@@ -49,6 +49,7 @@ from generator.engine.sandbox import (
     make_env,
     time_limit,
 )
+from generator.engine.scancache import Scan
 from generator.engine.stackschema import (
     compile_validator,
     default_problems,
@@ -271,6 +272,8 @@ def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Com
     )
     found: list[Component] = []
     used: set[str] = set()
+    env = make_env(templates_dir)
+    scans: dict[str, Scan | None] = {}  # each template scanned once, whichever components read it
     for name, body in raw.items():
         here = ("components", str(name))
         if not isinstance(name, str) or not _COMPONENT_NAME.fullmatch(name):
@@ -292,8 +295,7 @@ def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Com
         key_template = None
         if "key" in body:
             key_template = compiler.template(body["key"], (*here, "key"))
-        env = make_env(templates_dir)
-        references = scan_references(env, templates, lambda n: f"{display}/{n}")
+        references = scan_references(env, templates, lambda n: f"{display}/{n}", scans)
         found.append(
             Component(
                 name,

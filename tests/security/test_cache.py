@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 
 from generator import cache
@@ -276,3 +277,50 @@ def test_pruning_a_folder_swapped_for_a_link_deletes_nothing(
     cache.prune(sub, max_entries=1, max_bytes=10)
     assert sorted(p.name for p in victim.iterdir()) == [f"precious-{i}" for i in range(5)]
     assert folder.is_dir()
+
+
+def test_planted_or_misshapen_template_scans_change_no_edge(
+    tmp_path: Path, homes: tuple[Path, Path]
+) -> None:
+    from generator.engine import scancache
+    from tests.components.conftest import COMPONENT_STACK
+
+    folder, _ = homes
+    root = tmp_path / "c"
+    write_tree(root, COMPONENT_STACK)
+    expected = run(root, "list", "--json")
+    assert expected.exit_code == 0, expected.lines
+    assert '"data"' in expected.stdout
+    entries = sorted((folder / scancache.FOLDER).iterdir())
+    assert len(entries) == 5  # one per template: backend, versions, network, data, app
+    # Warm, the stack loads from these entries and never asks Jinja to parse.
+    parses: list[str] = []
+    original = jinja2.Environment.parse
+
+    def counting(self: jinja2.Environment, source: str, name: str | None = None, *a: Any) -> Any:
+        parses.append(name or "")
+        return original(self, source, name, *a)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jinja2.Environment, "parse", counting)
+        assert run(root, "list", "--json").stdout == expected.stdout
+    assert parses == []
+    # An edge to a component that does not exist, planted; then shapes tfgen never writes,
+    # planted and then sealed with this user's own key: each is a miss, the scan is redone.
+    forged = marshal.dumps((1, (), (("nowhere", "x", 1),)))
+    misshapen = [
+        marshal.dumps(42),
+        b"\xff\x00",
+        marshal.dumps((1, (), (("network", "vpc_id", -1),))),
+        marshal.dumps((1, (7,), ())),
+        marshal.dumps((2, (), ())),
+        marshal.dumps((1, [], [])),
+    ]
+    for payload in [forged, *misshapen]:
+        for entry in entries:
+            entry.write_bytes(payload)
+        assert run(root, "list", "--json").stdout == expected.stdout
+        if payload is not forged:
+            for entry in entries:
+                cache.write(entry.parent, entry.name, payload)
+            assert run(root, "list", "--json").stdout == expected.stdout
