@@ -157,7 +157,7 @@ def _adopt_components(
     }
     matching = _matched(project, component_instances(parsed), state, pins, display)
     by_old = {o.address: o for o in state.objects}
-    _removed_unused, partial = _removed(state.objects, matching)
+    _, partial = _removed(state.objects, matching)
     found = _imports(matching, by_old, display)
     sections: dict[str, Adoption] = {}
     for component in graph.components:
