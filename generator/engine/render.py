@@ -245,7 +245,8 @@ def _render_one(
         path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
-        where = stack.file_display(err.name) if err.name else display
+        origin = _syntax_template(err, stack)
+        where = stack.file_display(origin) if origin else display
         line, message = err.lineno, f"template syntax error: {err.message}"
         opened = _unclosed(env, err) if "end of template" in (err.message or "") else None
         if opened is not None:
@@ -269,6 +270,20 @@ def _render_one(
         path, line = _template_frame(err.__traceback__, display, stack)
         msg = f"template error: {type(err).__name__}: {err}"
         raise RenderError(Problem(msg, path=path, line=line)) from err
+
+
+def _syntax_template(err: jinja2.TemplateSyntaxError, stack: Stack) -> str | None:
+    """The name of the template a syntax error is in.
+
+    Jinja's lexer reports an unclosed ``{% raw %}`` or ``{#`` with the file's path where
+    the template's name belongs (and no path); that path is the loader's, under the
+    templates folder, and is taken back to the name.
+    """
+    name = err.name
+    if name and err.filename is None:
+        root = f"{stack.templates_dir}{os.sep}"
+        name = name.removeprefix(root)
+    return name
 
 
 # Block tags that need an end tag ({% set %} only in its block form, without '=').

@@ -168,6 +168,22 @@ def test_an_unclosed_block_is_reported_at_its_opening_tag(site: Path, runner: Cl
     )
 
 
+@pytest.mark.parametrize(
+    ("opening", "message"),
+    [("{% raw %}", "Missing end of raw directive"), ("{# a note", "Missing end of comment tag")],
+)
+def test_an_unclosed_raw_or_comment_names_the_template_once(
+    site: Path, runner: CliRunner, opening: str, message: str
+) -> None:
+    # Jinja's lexer puts the file's path where the template's name belongs for these two.
+    (site / "templates" / "x.tf.j2").write_text(f"# one\n{opening}\nthree\n", encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == f"error: templates/x.tf.j2:2: template syntax error: {message}\n"
+
+
 # Terraform's own names where Terraform defines them, none of them in the corpus of public
 # modules (tests/authoring/test_corpus.py): each must pass as it is written here.
 BUILTINS = """\
