@@ -28,6 +28,7 @@ from generator.cli.console import (
 )
 from generator.cli.options import (
     EXIT_MEANINGS,
+    FOREIGN_MEANING,
     READ_ONLY_CODES,
     debug_of,
     epilog,
@@ -72,7 +73,7 @@ def cli() -> None:
 @cli.command(
     short_help="Render, verify and write environments into out/<env>/.",
     epilog=epilog(
-        [0, 1, 2, 3],
+        {**{c: EXIT_MEANINGS[c] for c in (0, 1, 2, 3)}, 4: FOREIGN_MEANING},
         "tfgen render dev",
         "tfgen render --all --jobs 4",
         "tfgen render dev --suffix pr5706 --set service.desired_count=1",
@@ -192,6 +193,7 @@ def check(ctx: click.Context, /, **params: Any) -> None:
             1: "with --exit-code: there are differences; or an input error, as render",
             2: EXIT_MEANINGS[2],
             3: EXIT_MEANINGS[3],
+            4: "out/<env>/ holds Terraform tfgen did not write: render would refuse it",
         },
         "tfgen diff dev",
         "tfgen diff --all --exit-code",

@@ -22,6 +22,9 @@ EXIT_MEANINGS = {
     3: "rendered output failed verification; nothing was written",
     4: "drift: out/ differs from a fresh render (tfgen check)",
 }
+# Exit 4 from render (and diff, which shows what render would do): it refuses to write
+# beside Terraform that it did not write, as check calls that drift.
+FOREIGN_MEANING = "out/<env>/ holds Terraform tfgen did not write; nothing was written"
 # Exit 2 for a command that writes nothing and takes no --out.
 USAGE_ONLY = "usage error: bad command line"
 READ_ONLY_CODES = {

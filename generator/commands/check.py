@@ -108,7 +108,8 @@ class DriftReport:
         """The error the run ends with: render failures, plus drift when it counts as one.
 
         Args:
-            drift_is_error: True for ``check`` (drift exits 4), False for ``diff``.
+            drift_is_error: True for ``check`` (drift exits 4), False for ``diff`` (only
+                Terraform tfgen did not write exits 4, as render refuses it).
 
         Returns:
             One error, or None when the run succeeded. Its exit code is the highest of
@@ -128,6 +129,16 @@ class DriftReport:
             for env in self.environments
             if env.files and drift_is_error
         ]
+        if not drift_is_error:
+            # diff shows what render would do, and render refuses Terraform it did not write
+            # (exit 4): that file has no diff to show, so its error says so.
+            foreign = [
+                Problem(f.state.value, path=f.display)
+                for env in self.environments
+                for f in env.files
+                if f.state is FileState.FOREIGN
+            ]
+            drift = [DriftError(*foreign)] if foreign else []
         failure = merge_errors([*self.errors, *drift])
         if failure is not None and self.errors and drift:
             # An environment that cannot be rendered outranks drift: CI must never read a

@@ -68,8 +68,15 @@ def test_terraform_that_tfgen_did_not_write_is_drift(project: Path, name: str) -
     ), stderr
     assert "Traceback" not in stderr
     assert "run: tfgen render" not in stderr  # rendering would not remove it
-    diff = CliRunner().invoke(cli, ["diff", "dev", "--project-dir", str(project)])
-    assert diff.exit_code == 0, diff.stderr
+    # render refuses to write beside it, and diff, which shows what render would do, says so.
+    line = f"error: out/dev/{name}: is Terraform that tfgen did not write"
+    for command in (["diff", "dev"], ["diff", "dev", "--exit-code"], ["render", "dev"]):
+        done = CliRunner().invoke(
+            cli, [*command, "--project-dir", str(project)], env=GOLDEN_ENVIRON
+        )
+        assert done.exit_code == EXIT_DRIFT, (command, done.stderr)
+        assert done.stderr.startswith(line), (command, done.stderr)
+        assert done.stdout == "", command
 
 
 def test_a_link_with_a_terraform_name_is_drift_and_never_followed(
