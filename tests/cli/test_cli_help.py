@@ -241,3 +241,16 @@ def test_readme_gitignore_and_hooks_agree_on_committing_out() -> None:
 def test_commands_without_out_do_not_mention_it(runner: CliRunner, command: str) -> None:
     text = help_of(runner, command).split("Exit codes:", 1)[1]
     assert "--out" not in text
+
+
+def test_every_source_file_a_readme_names_exists() -> None:
+    """A README that points at tests/... or generator/... points at a file of this tree."""
+    readmes = [ROOT / "README.md", *sorted((ROOT / "examples").glob("*/README.md"))]
+    missing = [
+        f"{readme.relative_to(ROOT)}: {path}"
+        for readme in readmes
+        for path in re.findall(r"\b(?:tests|generator)/[\w/.]*\.py\b", readme.read_text("utf-8"))
+        if not (ROOT / path).is_file()
+    ]
+    assert len(readmes) > 1
+    assert not missing
