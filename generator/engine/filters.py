@@ -39,6 +39,36 @@ def _escape_match(match: re.Match[str]) -> str:
     return _ESCAPES.get(text) or f"\\u{ord(text):04x}"
 
 
+class TerraformExpression(str):
+    """Terraform code a template writes as it is: another component's output.
+
+    Quoting it would turn the reference into a string that Terraform takes literally, so
+    the HCL filters refuse it; ``written`` is how the template wrote it, for the message.
+    """
+
+    __slots__ = ("written",)
+    written: str
+
+    def __new__(cls, code: str, written: str) -> TerraformExpression:
+        """``code`` as the template writes it out; ``written``, the reference it came from."""
+        self = super().__new__(cls, code)
+        self.written = written
+        return self
+
+
+class FilterRefusedError(Exception):
+    """An HCL filter was given something that is not data (a :class:`TerraformExpression`)."""
+
+
+def _refuse_expression(value: str) -> None:
+    if isinstance(value, TerraformExpression):
+        msg = (
+            f"{value.written} is Terraform code (another component's output), not a value: "
+            f"write {{{{ {value.written} }}}} without an HCL filter"
+        )
+        raise FilterRefusedError(msg)
+
+
 def _require_defined(value: Any) -> None:
     """Raise Jinja's own error for an undefined value, so the message names the variable."""
     if isinstance(value, Undefined):
@@ -60,6 +90,7 @@ def hcl_string(value: Any) -> str:
     if not isinstance(value, str):
         msg = f"hcl_string expects a string, got {type(value).__name__}"
         raise TypeError(msg)
+    _refuse_expression(value)
     return '"' + _UNSAFE.sub(_escape_match, value) + '"'
 
 

@@ -23,6 +23,7 @@ import jinja2
 import jinja2.nodes
 
 from generator.engine import scancache
+from generator.engine.filters import TerraformExpression
 
 REFERENCE_ROOT = "component"  # the name templates use for other components' outputs
 
@@ -188,10 +189,11 @@ class ComponentNamespace:
     def __getitem__(self, name: str) -> _Producer:
         return self.__getattr__(name)
 
-    def _record(self, producer: str, output: str) -> str:
+    def _record(self, producer: str, output: str) -> TerraformExpression:
         file, line = _template_line(self._display)
         self._found.append(Reference(producer, output, file, line))
-        return remote_state_expression(producer, output)
+        code = remote_state_expression(producer, output)
+        return TerraformExpression(code, f"component.{producer}.{output}")
 
 
 class _Producer:
@@ -201,13 +203,20 @@ class _Producer:
         self._name = name
         self._namespace = namespace
 
-    def __getattr__(self, output: str) -> str:
+    def __getattr__(self, output: str) -> TerraformExpression:
         if output.startswith("_"):
             raise AttributeError(output)
         return self._namespace._record(self._name, output)
 
-    def __getitem__(self, output: str) -> str:
+    def __getitem__(self, output: str) -> TerraformExpression:
         return self.__getattr__(output)
+
+    def __str__(self) -> str:
+        msg = (
+            f"component.{self._name} is a component, not a value: read one of its outputs, "
+            f"component.{self._name}.<output>"
+        )
+        raise BadReferenceError(msg)
 
 
 def _template_line(display: Callable[[str], str]) -> tuple[str, int | None]:

@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 import jinja2
 
 from generator.engine.core import EnvironmentConfig
+from generator.engine.filters import FilterRefusedError
 from generator.engine.marks import CALL, INCLUDE, OUTPUT, Trace
 from generator.engine.origins import trace_output
 from generator.engine.references import BadReferenceError, ComponentNamespace
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, make_env, time_limit
 from generator.engine.stack import Stack
 from generator.errors import Problem, RenderError
-from generator.layout import TEMPLATE_SUFFIX
+from generator.layout import STACK_FILE, TEMPLATE_SUFFIX
 
 # Bounds on what a template may produce or take (documented in the README).
 MAX_FILE_OUTPUT = 4 * 1024 * 1024  # characters per rendered file
@@ -241,7 +242,7 @@ def _render_one(
     except _OutputTooLarge as err:
         path, line = err.where if err.where is not None else (display, None)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
-    except BadReferenceError as err:
+    except (BadReferenceError, FilterRefusedError) as err:
         path, line = _template_frame(err.__traceback__, display, stack)
         raise RenderError(Problem(str(err), path=path, line=line)) from err
     except jinja2.TemplateSyntaxError as err:
@@ -327,6 +328,11 @@ def _undefined(err: jinja2.UndefinedError, stack: Stack) -> str:
     if found is None:
         return f"template error: {err}"
     name = found.group(1) or found.group(2)
+    if found.group(2) == "component" and not stack.components:
+        return (
+            "template error: component.<name>.<output> reads another component's output, "
+            f"and this stack declares no components ({stack.file_display(STACK_FILE)}: components)"
+        )
     keys = sorted(_schema_keys(stack.schema) | {d.name for d in stack.derived})
     close = difflib.get_close_matches(name, keys, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -63,6 +63,50 @@ def test_a_reference_renders_the_remote_state_expression(
     assert "    Secret = data.terraform_remote_state.data.outputs.db_secret_arn\n" in app
 
 
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        pytest.param(
+            "{{ component.network.vpc_id | hcl }}",
+            "component.network.vpc_id is Terraform code (another component's output), not a "
+            "value: write {{ component.network.vpc_id }} without an HCL filter",
+            id="quoted-by-hcl",
+        ),
+        pytest.param(
+            "{{ component.network }}",
+            "component.network is a component, not a value: read one of its outputs, "
+            "component.network.<output>",
+            id="a-component-itself",
+        ),
+    ],
+)
+def test_a_reference_written_as_a_value_is_refused_at_its_line(
+    runner: CliRunner, components_project: Path, written: str, message: str
+) -> None:
+    # Quoted, the remote-state path would be a string Terraform takes literally.
+    app = components_project / "templates" / "app.tf.j2"
+    source = app.read_text(encoding="utf-8")
+    app.write_text(source.replace("{{ component.network.vpc_id }}", written), encoding="utf-8")
+    result = invoke(runner, components_project, "render", "dev")
+    assert result.exit_code == 1
+    assert f"error: templates/app.tf.j2:2: component app: {message}\n" in result.stderr
+    assert not (components_project / "out" / "dev" / "app").exists()
+
+
+def test_a_stack_without_components_says_so_when_a_template_reads_one(
+    runner: CliRunner, engine_project: Path
+) -> None:
+    main = engine_project / "templates" / "main.tf.j2"
+    main.write_text("# {{ component.network.vpc_id }}\n", encoding="utf-8")
+    result = invoke(runner, engine_project, "render", "dev")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: templates/main.tf.j2:1: template error: component.<name>.<output> reads "
+        "another component's output, and this stack declares no components "
+        "(templates/stack.yaml: components)\n"
+    )
+
+
 def test_the_remote_state_block_is_copied_from_the_producers_backend(
     runner: CliRunner, components_project: Path
 ) -> None:
