@@ -182,11 +182,10 @@ def _component_rows(
         folder, _, file = summary.key.rpartition("/")
         return f"{folder}/{name}/{file}" if folder else f"{name}/{file}"
 
-    edges = []
-    for edge in graph.edges:
-        consumer = next(c for c in stack.components if c.name == edge.consumer)
-        outputs = sorted({r.output for r in consumer.references if r.producer == edge.producer})
-        edges.append({"producer": edge.producer, "consumer": edge.consumer, "outputs": outputs})
+    edges = [
+        {"producer": e.producer, "consumer": e.consumer, "outputs": list(e.outputs)}
+        for e in graph.edges
+    ]
     return {
         "components": [
             {

@@ -15,11 +15,12 @@ from generator.errors import ConfigError, Problem
 
 @dataclass(frozen=True)
 class Edge:
-    """``consumer`` reads ``producer``'s outputs; ``where`` is its first reference."""
+    """``consumer`` reads ``producer``'s ``outputs`` (sorted); ``where`` is its first reference."""
 
     consumer: str
     producer: str
     where: Reference
+    outputs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,13 @@ def component_graph(stack: Stack) -> ComponentGraph | None:
     if not stack.components:
         return None
     names = tuple(c.name for c in stack.components)
-    edges: dict[tuple[str, str], Edge] = {}
+    first: dict[tuple[str, str], Reference] = {}
+    read: dict[tuple[str, str], set[str]] = {}
     for component in stack.components:
         for ref in component.references:
-            edges.setdefault(
-                (component.name, ref.producer), Edge(component.name, ref.producer, ref)
-            )
-    ordered = tuple(edges[k] for k in sorted(edges))
+            first.setdefault((component.name, ref.producer), ref)
+            read.setdefault((component.name, ref.producer), set()).add(ref.output)
+    ordered = tuple(Edge(*k, first[k], tuple(sorted(read[k]))) for k in sorted(first))
     cycle = _find_cycle(names, ordered)
     if cycle:
         path = " -> ".join([*(e.consumer for e in cycle), cycle[0].consumer])
@@ -131,23 +132,49 @@ def _waves(names: tuple[str, ...], edges: tuple[Edge, ...]) -> tuple[tuple[str, 
 
 
 def graph_dot(graph: ComponentGraph, environments: tuple[str, ...] = ()) -> str:
-    """The graph in Graphviz DOT: an arrow from each producer to its consumers."""
+    """The graph in Graphviz DOT: an arrow from each producer to its consumers.
+
+    Node names are quoted: a component may be named like a DOT keyword (``node``, ``edge``).
+    Each arrow is labelled with every output the consumer reads.
+    """
     lines = ["digraph components {", "  rankdir=LR;"]
     if environments:
         lines.append(f'  label="{", ".join(environments)}";')
     for index, wave in enumerate(graph.waves):
-        lines.append(f"  subgraph wave_{index} {{ rank=same; " + " ".join(wave) + "; }")
-    lines.extend(f'  {e.producer} -> {e.consumer} [label="{e.where.output}"];' for e in graph.edges)
+        nodes = " ".join(f'"{name}";' for name in wave)
+        lines.append(f"  subgraph wave_{index} {{ rank=same; {nodes} }}")
+    lines.extend(
+        f'  "{e.producer}" -> "{e.consumer}" [label={_dot_string(", ".join(e.outputs))}];'
+        for e in graph.edges
+    )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
 def graph_mermaid(graph: ComponentGraph) -> str:
-    """The graph as a Mermaid flowchart: one subgraph per wave, producers before consumers."""
+    """The graph as a Mermaid flowchart: one subgraph per wave, producers before consumers.
+
+    Each component is a node ``c_<name>["<name>"]``: a bare name could be a Mermaid
+    keyword (``end``, ``graph``).
+    """
     lines = ["flowchart LR"]
     for index, wave in enumerate(graph.waves):
         lines.append(f"  subgraph wave_{index}[wave {index}]")
-        lines.extend(f"    {name}" for name in wave)
+        lines.extend(f'    c_{name}["{name}"]' for name in wave)
         lines.append("  end")
-    lines.extend(f"  {e.producer} -->|{e.where.output}| {e.consumer}" for e in graph.edges)
+    lines.extend(
+        f"  c_{e.producer} -->|{_mermaid_text(', '.join(e.outputs))}| c_{e.consumer}"
+        for e in graph.edges
+    )
     return "\n".join(lines) + "\n"
+
+
+# Output names are read from the templates before any render checks them against the
+# producer's outputs (``component.data["x"]`` may hold any string): they are escaped.
+def _dot_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _mermaid_text(text: str) -> str:
+    return '"' + text.replace('"', "#quot;").replace("|", "#124;").replace("\n", " ") + '"'

@@ -181,19 +181,66 @@ def test_list_json_without_components_is_unchanged(runner: CliRunner, engine_pro
 
 
 def test_list_graph_prints_dot_and_mermaid(runner: CliRunner, components_project: Path) -> None:
+    app = components_project / "templates" / "app.tf.j2"
+    app.write_text(
+        app.read_text(encoding="utf-8") + "# {{ component.network.vpc_cidr }}\n", encoding="utf-8"
+    )
     result = invoke(runner, components_project, "list", "--graph")
     assert result.exit_code == 0, result.stderr
-    graph = component_graph(load_stack(components_project / "templates"))
-    assert graph is not None
+    # Every output an edge carries is on its label; names are quoted for both languages.
     assert result.stdout == (
         "// Graphviz DOT (dot -Tsvg)\n"
-        + graph_dot(graph)
-        + "\n%% Mermaid (a ```mermaid block in Markdown)\n"
-        + graph_mermaid(graph)
+        "digraph components {\n"
+        "  rankdir=LR;\n"
+        '  subgraph wave_0 { rank=same; "network"; }\n'
+        '  subgraph wave_1 { rank=same; "data"; }\n'
+        '  subgraph wave_2 { rank=same; "app"; }\n'
+        '  "data" -> "app" [label="db_secret_arn"];\n'
+        '  "network" -> "app" [label="vpc_cidr, vpc_id"];\n'
+        '  "network" -> "data" [label="vpc_id"];\n'
+        "}\n"
+        "\n%% Mermaid (a ```mermaid block in Markdown)\n"
+        "flowchart LR\n"
+        "  subgraph wave_0[wave 0]\n"
+        '    c_network["network"]\n'
+        "  end\n"
+        "  subgraph wave_1[wave 1]\n"
+        '    c_data["data"]\n'
+        "  end\n"
+        "  subgraph wave_2[wave 2]\n"
+        '    c_app["app"]\n'
+        "  end\n"
+        '  c_data -->|"db_secret_arn"| c_app\n'
+        '  c_network -->|"vpc_cidr, vpc_id"| c_app\n'
+        '  c_network -->|"vpc_id"| c_data\n'
     )
-    assert '  network -> data [label="vpc_id"];\n' in result.stdout
-    assert "  data -->|db_secret_arn| app\n" in result.stdout
-    assert "  subgraph wave_0 { rank=same; network; }\n" in result.stdout
+    listed = json.loads(invoke(runner, components_project, "list", "--json").stdout)
+    assert listed[0]["edges"][1] == {
+        "producer": "network",
+        "consumer": "app",
+        "outputs": ["vpc_cidr", "vpc_id"],
+    }
+
+
+def test_graph_names_that_are_keywords_and_odd_outputs_stay_quoted(
+    components_project: Path,
+) -> None:
+    # `node` is a DOT keyword and `end` a Mermaid one; an output read as component.x["..."]
+    # is whatever string the template wrote until a render checks it.
+    graph = component_graph(load_stack(components_project / "templates"))
+    assert graph is not None
+    edge = graph.edges[0]
+    odd = type(graph)(
+        ("node", "end"),
+        (type(edge)("end", "node", edge.where, ('a"b', "c|d")),),
+        (("node",), ("end",)),
+    )
+    dot = graph_dot(odd)
+    assert '  subgraph wave_0 { rank=same; "node"; }\n' in dot
+    assert '  "node" -> "end" [label="a\\"b, c|d"];\n' in dot
+    mermaid = graph_mermaid(odd)
+    assert '    c_end["end"]\n' in mermaid
+    assert '  c_node -->|"a#quot;b, c#124;d"| c_end\n' in mermaid
 
 
 def test_list_graph_without_components_is_a_usage_error(
