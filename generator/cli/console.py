@@ -300,8 +300,9 @@ def echo_adopt(report: AdoptReport, options: RunOptions) -> None:
     chdir = chdir_word(options.out_root / report.environment)
     if report.components:
         component = chdir_word(options.out_root / report.environment / "COMPONENT")
+        order = " -> ".join(", ".join(wave) for wave in report.waves)
         click.echo(
-            f"next: {render}, then wave by wave (tfgen list --json), for each COMPONENT: "
+            f"next: {render}, then wave by wave ({order}), for each COMPONENT: "
             f"terraform {component} plan -out=adopt.plan, terraform {component} show -json "
             "adopt.plan > adopt-plan.json, and tfgen gate adopt-plan.json",
             err=True,

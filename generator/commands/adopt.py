@@ -74,6 +74,7 @@ class AdoptReport:
     # adoption above then names them <component>:<address>.
     components: Mapping[str, Adoption] = field(default_factory=dict)
     implied_import: bool = False  # components, adopted without --import: import it is
+    waves: tuple[tuple[str, ...], ...] = ()  # components: the order to plan and apply them
 
     @property
     def renames(self) -> tuple[Rename, ...]:
@@ -185,6 +186,7 @@ def _adopt_components(
         partial,
         components=sections,
         implied_import=not imports,
+        waves=graph.waves,
     )
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,14 @@ def test_components_are_matched_jointly_and_each_imports_into_its_own_adopt_tf(
     ]
     assert "wrote adopt/dev.yaml" in lines
     assert not any(line.startswith("note:") for line in lines)  # --import was given
+    # The next steps run from here as written: the project, and the waves in their order.
+    chdir = shlex.quote(f"-chdir={root / 'out' / 'dev' / 'COMPONENT'}")
+    assert lines[-1] == (
+        f"next: tfgen render dev --project-dir {shlex.quote(str(root))}, then wave by wave "
+        f"(network -> data -> app), for each COMPONENT: terraform {chdir} plan "
+        f"-out=adopt.plan, terraform {chdir} show -json adopt.plan > adopt-plan.json, "
+        "and tfgen gate adopt-plan.json"
+    )
     text = adopt_file(root)
     assert "\ncomponents:\n" in text
     assert '  "network":\n    import:\n      - to: "aws_vpc.main"\n        id: "vpc-1"\n' in text
