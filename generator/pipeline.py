@@ -29,6 +29,7 @@ from generator.adopt.rendered import declared_resources
 from generator.components.wire import AddedFile, component_key, render_components
 from generator.engine.references import did_you_mean
 from generator.engine.render import render_environment
+from generator.engine.stack import Stack
 from generator.errors import (
     EXIT_INPUT,
     EXIT_USAGE,
@@ -46,7 +47,7 @@ from generator.layout import ENV_NAME_RE, ENVIRONMENTS_DIR, OUT_DIR
 from generator.output.writer import WriteResult, write_output
 from generator.project import LoadedEnvironment, Project, load_project
 from generator.verify.rules import verify_rendered
-from generator.verify.statekeys import StateRef, state_key_collisions
+from generator.verify.statekeys import StateKeyOrigin, StateRef, state_key_collisions
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -308,7 +309,9 @@ def render_units(
     )
     return tuple(
         Rendered(
-            loaded=LoadedEnvironment(config=c.config, source=loaded.source),
+            loaded=LoadedEnvironment(
+                config=c.config, source=loaded.source, key_origin=loaded.key_origin
+            ),
             files=c.files,
             out_dir=out_dir / c.name,
             display=c.display,
@@ -440,7 +443,11 @@ def render_run(project: Project, options: RunOptions, names: Sequence[str]) -> R
     rendered = [r for o in outcomes for r in o.rendered]
     bases = [b for o in outcomes for b in o.bases]
     collisions = state_key_collisions(
-        [_state_ref(r) for r in rendered], bases if suffix is not None else []
+        [
+            _state_ref(project.stack, r.loaded, r.component, r.loaded.config.backend.key)
+            for r in rendered
+        ],
+        bases if suffix is not None else [],
     )
     results: list[EnvironmentResult] = []
     for name, outcome in zip(full, outcomes, strict=True):
@@ -522,11 +529,24 @@ def _generate(options: RunOptions) -> Report:
 # --------------------------------------------------------------------------- workers
 
 
-def _state_ref(rendered: Rendered) -> StateRef:
-    backend = rendered.loaded.config.backend
-    return StateRef(
-        rendered.name, rendered.loaded.source, backend.bucket, backend.key, rendered.component
-    )
+def _state_ref(
+    stack: Stack, loaded: LoadedEnvironment, component: str | None, key: str
+) -> StateRef:
+    """Where a root module keeps its state (``key``), and the line that sets that key.
+
+    A component's key is set by its ``key`` template in stack.yaml when it has one, else
+    derived from the environment's ``backend.key``.
+    """
+    backend = loaded.config.backend
+    name = loaded.config.name
+    declared = next((c for c in stack.components if c.name == component), None)
+    if declared is not None and declared.key is not None:
+        line = declared.key_line or declared.line
+        at = StateKeyOrigin(declared.file, line, f"components.{declared.name}.key")
+    else:
+        path, line = loaded.key_origin or (loaded.source, None)
+        at = StateKeyOrigin(path or loaded.source, line, "backend.key")
+    return StateRef(name, loaded.source, backend.bucket, key, component, at)
 
 
 def _worker_count(requested: int | None, tasks: int) -> int:
@@ -556,13 +576,13 @@ def _run_task(task: _Task) -> _Outcome:
             loaded = project.load_environment(
                 task.name, overrides=task.overrides, environ=task.environ
             )
-            backend = loaded.config.backend
             if project.graph is None:
-                bases.append(StateRef(task.name, loaded.source, backend.bucket, backend.key))
-            for component in project.stack.components:
-                key = component_key(loaded.config, component)
-                ref = StateRef(task.name, loaded.source, backend.bucket, key, component.name)
-                bases.append(ref)
+                key = loaded.config.backend.key
+                bases.append(_state_ref(project.stack, loaded, None, key))
+            bases.extend(
+                _state_ref(project.stack, loaded, c.name, component_key(loaded.config, c))
+                for c in project.stack.components
+            )
     except TfgenError as err:
         failure = _Failure(type(err), err.problems, err.exit_code, traceback_text(err))
         return _Outcome((), (), failure)

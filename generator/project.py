@@ -9,7 +9,7 @@ stack's validation (:mod:`generator.engine.validate`), once, here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +32,16 @@ from generator.layout import ADOPT_DIR, ENVIRONMENTS_DIR, OUT_DIR, STACK_FILE, T
 
 @dataclass(frozen=True)
 class LoadedEnvironment:
-    """A validated environment and the file it was read from."""
+    """A validated environment, the file it was read from, and where its state key is set.
+
+    ``key_origin`` is the file and line that set ``backend.key`` (or ``--set``); None when
+    the key is the default, made from the environment's name: a shared state is reported
+    there, or at the environment file.
+    """
 
     config: EnvironmentConfig
     source: str
+    key_origin: tuple[str | None, int | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,11 @@ class Project:
             not_secret=self.stack.not_secret,
         )
         values = validate_environment(self.stack, layered.data, layered.locate)
-        return LoadedEnvironment(config=build_config(values), source=layered.source)
+        return LoadedEnvironment(
+            config=build_config(values),
+            source=layered.source,
+            key_origin=_own_origin(layered.locate, ("backend", "key")),
+        )
 
     def load_adoption(self, name: str) -> LoadedAdoption | None:
         """Environment ``name``'s ``adopt/<env>.yaml``, checked; None when there is none.
@@ -170,3 +180,11 @@ def load_project(root: Path) -> Project:
     """
     stack = load_stack(root / TEMPLATES_DIR)
     return Project(root=root, stack=stack, graph=component_graph(stack))
+
+
+def _own_origin(
+    locate: Callable[[KeyPath], tuple[str | None, int | None]], path: KeyPath
+) -> tuple[str | None, int | None] | None:
+    """Where ``path`` itself is set, or None when only a parent of it is (a default)."""
+    found = locate(path)
+    return None if found == locate(path[:-1]) else found

@@ -15,6 +15,8 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from generator.errors import Problem
+
 if TYPE_CHECKING:
     from generator.commands.adopt import AdoptReport
     from generator.commands.bootstrap import BootstrapReport
@@ -125,9 +127,22 @@ def echo_problems(problems: Iterable[object]) -> None:
 
 
 def failed_text(problems: Sequence[object]) -> str:
-    """``failed: <first problem>`` (and how many more), for a report line."""
+    """``failed: <where the first problem is>`` (and how many more), for a report line.
+
+    The report prints every problem in full above its lines, so a located problem is named
+    here by its place only (``environments/staging.yaml:7: network.vpc_cidr``): a failure
+    shared by the components of one environment is said in full once.
+    """
+    if not problems:
+        return "failed"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"failed: {problems[0]}{more}" if problems else "failed"
+    first = problems[0]
+    if isinstance(first, Problem) and first.path:
+        where = first.path if first.line is None else f"{first.path}:{first.line}"
+        shown = f"{where}: {first.key}" if first.key else where
+    else:
+        shown = str(first)
+    return f"failed: {shown}{more}"
 
 
 def echo_outcomes(
@@ -178,10 +193,15 @@ def echo_report(
     Returns:
         The exit code the run ends with (the highest failure's), or None when none failed.
     """
+    seen: set[str] = set()
     for problems, _code, trace in failures:
         if debug and trace:
             click.echo(trace, err=True, nl=False)
-        echo_problems(problems)
+        # A problem of a whole environment (a shared state) fails each of its components:
+        # it is said once.
+        fresh = [p for p in problems if str(p) not in seen]
+        seen.update(str(p) for p in fresh)
+        echo_problems(fresh)
     if len(outcomes) > 1 or not failures:
         echo_outcomes(outcomes, states, noun=noun)
     return max((code for _problems, code, _trace in failures), default=None)

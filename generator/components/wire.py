@@ -99,7 +99,7 @@ def component_key(config: EnvironmentConfig, component: Component) -> str:
     Raises:
         ConfigError: the key template fails, or renders a key S3 or Terraform refuses.
     """
-    path, line = component.file, component.line
+    path, line = component.file, component.key_line or component.line
     where = f"components.{component.name}.key"
     if component.key is None:
         folder, _, file = config.backend.key.rpartition("/")

@@ -114,6 +114,7 @@ class Component:
             ``<name>/`` before its file name (``<project>/<env>/<name>/terraform.tfstate``).
         references: every ``component.<producer>.<output>`` in its templates, by line.
         line: the line of its declaration in stack.yaml.
+        key_line: the line of its ``key`` in stack.yaml (None without one).
     """
 
     name: str
@@ -122,6 +123,7 @@ class Component:
     references: tuple[Reference, ...] = ()
     line: int | None = None
     file: str = f"{TEMPLATES_DIR}/{STACK_FILE}"  # the stack file, as messages name it
+    key_line: int | None = None
 
     @property
     def producers(self) -> tuple[str, ...]:
@@ -304,6 +306,7 @@ def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Com
                 references,
                 compiler.lines.get(here),
                 compiler.display,
+                compiler.lines.get((*here, "key")),
             )
         )
     names = [c.name for c in found]

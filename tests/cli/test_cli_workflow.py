@@ -146,9 +146,12 @@ def test_the_highest_exit_code_wins_and_errors_cross_processes_intact(project: P
 # --------------------------------------------------------------------------- state keys
 
 
-def share_dev_state(project: Path) -> None:
+def share_dev_state(project: Path) -> str:
+    """Give staging dev's (default) key; the line that sets it, as errors name it."""
     staging = project / "environments" / "staging.yaml"
-    staging.write_text(staging.read_text() + "backend:\n  key: catalog/dev/terraform.tfstate\n")
+    text = staging.read_text()
+    staging.write_text(text + "backend:\n  key: catalog/dev/terraform.tfstate\n")
+    return f"environments/staging.yaml:{text.count(chr(10)) + 2}"
 
 
 @pytest.mark.parametrize(
@@ -163,15 +166,18 @@ def share_dev_state(project: Path) -> None:
 def test_two_environments_sharing_a_state_key_exit_1_naming_both(
     runner: CliRunner, project: Path, args: list[str]
 ) -> None:
-    share_dev_state(project)
+    staging = share_dev_state(project)
     result = invoke(runner, project, *args)
     assert result.exit_code == EXIT_INPUT, result.stderr
+    # dev's key is the default (no line sets it); staging's is set at its line.
     assert (
-        "environments/dev.yaml: backend.key: state s3://catalog-tfstate-nonprod/" in result.stderr
-    )
-    assert "environments/staging.yaml" in result.stderr
-    assert "'staging' (environments/staging.yaml)" in result.stderr
-    assert "'dev' (environments/dev.yaml)" in result.stderr
+        "error: environments/dev.yaml: backend.key: state s3://catalog-tfstate-nonprod/"
+        f"catalog/dev/terraform.tfstate is also the state of environment 'staging' ({staging})"
+    ) in result.stderr
+    assert (
+        f"error: {staging}: backend.key: state s3://catalog-tfstate-nonprod/catalog/dev/"
+        "terraform.tfstate is also the state of environment 'dev' (environments/dev.yaml)"
+    ) in result.stderr
     assert not (project / "out" / "dev").exists()
     assert not (project / "out" / "staging").exists()
 
@@ -195,10 +201,10 @@ def test_state_keys_compare_case_sensitively_after_resolution() -> None:
 
 def test_check_refuses_a_shared_state_key(runner: CliRunner, project: Path) -> None:
     assert invoke(runner, project, "render", "--all").exit_code == 0
-    share_dev_state(project)
+    staging = share_dev_state(project)
     result = invoke(runner, project, "check", "--all")
     assert result.exit_code == EXIT_INPUT
-    assert "'staging' (environments/staging.yaml)" in result.stderr
+    assert f"'staging' ({staging})" in result.stderr
     assert "'dev' (environments/dev.yaml)" in result.stderr
 
 
@@ -279,7 +285,9 @@ def test_suffix_with_an_explicit_key_would_share_the_base_state(
     result = invoke(runner, project, "render", "dev", "--suffix", "pr9")
     assert result.exit_code == EXIT_INPUT
     assert "state s3://catalog-tfstate-nonprod/catalog/dev.tfstate" in result.stderr
-    assert "'dev' (environments/dev.yaml)" in result.stderr
+    line = dev.read_text().count("\n")  # the key, the file's last line
+    assert f"error: environments/dev.yaml:{line}: backend.key: " in result.stderr
+    assert f"'dev' (environments/dev.yaml:{line})" in result.stderr
     assert not (project / "out").exists()
 
 

@@ -307,12 +307,20 @@ def test_two_components_sharing_a_key(runner: CliRunner, components_project: Pat
     (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
     result = invoke(runner, components_project, "validate", "dev")
     assert result.exit_code == 1
-    assert (
-        "error: environments/dev.yaml: backend.key: component 'data' of environment 'dev': "
-        "state s3://acme-state-nonprod/acme/shared/terraform.tfstate is also the state of "
-        "component 'app' of environment 'dev' (environments/dev.yaml); two root modules "
-        "sharing one state overwrite each other's state"
-    ) in result.stderr
+    # Each at the line of the key that makes it, once (not once per component of dev).
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    why = (
+        "two root modules sharing one state overwrite each other's state: give one of them "
+        "its own key (components.<name>.key in templates/stack.yaml)"
+    )
+    assert errors == [
+        "error: templates/stack.yaml:5: components.data.key: component 'data' of environment "
+        "'dev': state s3://acme-state-nonprod/acme/shared/terraform.tfstate is also the state "
+        f"of component 'app' of environment 'dev' (templates/stack.yaml:8); {why}",
+        "error: templates/stack.yaml:8: components.app.key: component 'app' of environment "
+        "'dev': state s3://acme-state-nonprod/acme/shared/terraform.tfstate is also the state "
+        f"of component 'data' of environment 'dev' (templates/stack.yaml:5); {why}",
+    ]
 
 
 def test_a_component_key_shared_across_environments(
@@ -327,14 +335,47 @@ def test_a_component_key_shared_across_environments(
     (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
     result = invoke(runner, components_project, "validate", "dev", "staging")
     assert result.exit_code == 1
+    # The key that both environments render is the stack's: the errors are at its line.
     assert (
-        "error: environments/dev.yaml: backend.key: component 'network' of environment 'dev': "
-        "state s3://acme-state-nonprod/acme/network.tfstate is also the state of component "
-        "'network' of environment 'staging' (environments/staging.yaml)"
+        "error: templates/stack.yaml:3: components.network.key: component 'network' of "
+        "environment 'dev': state s3://acme-state-nonprod/acme/network.tfstate is also the "
+        "state of component 'network' of environment 'staging' (templates/stack.yaml:3)"
     ) in result.stderr
-    assert "environments/staging.yaml: backend.key: component 'network' of environment" in (
-        result.stderr
+    assert (
+        "error: templates/stack.yaml:3: components.network.key: component 'network' of "
+        "environment 'staging': state"
+    ) in result.stderr
+
+
+def test_two_environments_sharing_a_backend_key_are_told_once_each(
+    runner: CliRunner, components_project: Path
+) -> None:
+    # Every component key derives from backend.key: giving staging dev's key makes all
+    # three components collide, and that one mistake is one error per environment.
+    staging = "network:\n  vpc_cidr: 10.20.0.0/16\nbackend:\n  key: acme/dev/terraform.tfstate\n"
+    write_tree(components_project, {"environments/staging.yaml": staging})
+    result = invoke(runner, components_project, "validate", "dev", "staging")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    states = ", ".join(
+        f"s3://acme-state-nonprod/acme/dev/{c}/terraform.tfstate"
+        for c in ("network", "data", "app")
     )
+    why = (
+        "two root modules sharing one state overwrite each other's state: give one of them "
+        "its own backend.key (each component's key is derived from it)"
+    )
+    assert errors == [
+        "error: environments/dev.yaml: backend.key: components 'network', 'data', 'app' of "
+        f"environment 'dev': states {states} are also states of environment 'staging' "
+        f"(environments/staging.yaml:4); {why}",
+        "error: environments/staging.yaml:4: backend.key: components 'network', 'data', 'app' "
+        f"of environment 'staging': states {states} are also states of environment 'dev' "
+        f"(environments/dev.yaml); {why}",
+    ]
+    # Each root module's line names the place; the error is said in full once, above.
+    assert "staging/app: failed: environments/staging.yaml:4: backend.key\n" in result.stderr
+    assert "dev/network: failed: environments/dev.yaml: backend.key\n" in result.stderr
 
 
 def test_components_must_agree_on_versions(runner: CliRunner, components_project: Path) -> None:
@@ -490,7 +531,8 @@ def test_an_ephemeral_copy_never_shares_a_component_state_with_its_base(
     result = invoke(runner, components_project, "validate", "dev", "--suffix", "pr7")
     assert result.exit_code == 1
     assert (
-        "error: environments/dev.yaml: backend.key: component 'app' of environment 'dev-pr7': "
-        "state s3://acme-state-nonprod/acme/app.tfstate is also the state of component 'app' "
-        "of environment 'dev' (environments/dev.yaml)"
+        "error: templates/stack.yaml:7: components.app.key: component 'app' of environment "
+        "'dev-pr7': state s3://acme-state-nonprod/acme/app.tfstate is also the state of "
+        "component 'app' of environment 'dev' (templates/stack.yaml:7)"
     ) in result.stderr
+    assert result.stderr.count("error: ") == 1
