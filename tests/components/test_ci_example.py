@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,51 @@ def _apply_script() -> str:
     return script
 
 
+def _list_step() -> str:
+    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    (step,) = [s for s in doc["jobs"]["environments"]["steps"] if s.get("id") == "list"]
+    script: str = step["run"]
+    return script
+
+
 def test_the_workflow_is_two_jobs_fed_by_list_json() -> None:
     doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     assert set(doc["jobs"]) == {"environments", "deploy"}
     assert doc["jobs"]["deploy"]["needs"] == "environments"
-    runs = [s.get("run", "") for s in doc["jobs"]["environments"]["steps"]]
-    assert 'echo "matrix=$(tfgen list --json)" >> "$GITHUB_OUTPUT"' in runs
+    assert "tfgen list --json" in _list_step()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="no jq")
+def test_the_matrix_is_every_shipped_environment_but_the_emulator_one(tmp_path: Path) -> None:
+    output = tmp_path / "github_output"
+    tfgen = Path(sys.executable).parent
+    done = subprocess.run(
+        ["bash", "-c", _list_step()],
+        cwd=ROOT,
+        env={"PATH": f"{tfgen}:/usr/bin:/bin", "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    key, _, value = output.read_text(encoding="utf-8").strip().partition("=")
+    assert key == "matrix"
+    matrix = json.loads(value)
+    assert [e["name"] for e in matrix] == ["dev", "prod", "staging"]
+    assert all(e["waves"] == [["network"], ["data"], ["app"]] for e in matrix)
+
+
+def test_the_workflow_sets_every_variable_the_environments_need() -> None:
+    # An ${env:NAME} without a default stops tfgen at its line when NAME is unset: check --all
+    # and render would fail in CI for want of it.
+    needed = {
+        m.group(1)
+        for f in (ROOT / "environments").glob("*.yaml")
+        for m in re.finditer(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", f.read_text(encoding="utf-8"))
+    }
+    assert needed == {"TERRAFORM_STATE_BUCKET"}
+    doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert needed <= set(doc["env"])
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="no jq")
@@ -109,3 +150,48 @@ def test_actionlint_finds_a_fault_planted_in_the_workflow(tmp_path: Path) -> Non
     job_line = text.splitlines().index("  deploy:") + 1  # actionlint names the job's line
     assert [f["line"] for f in needs] == [job_line]
     assert '"environment" which does not exist' in needs[0]["message"]
+
+
+# --------------------------------------------------------------------------- the README's CI
+
+
+def _readme_plan_script() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## CI\n", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    doc = yaml.safe_load(block)
+    (step,) = [s for s in doc["jobs"]["plan"]["steps"] if "plan" in s.get("name", "")]
+    script: str = step["run"]
+    return script
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="no jq")
+@pytest.mark.parametrize(
+    ("project", "dirs"),
+    [
+        (ROOT, ["out/dev/network", "out/dev/data", "out/dev/app"]),
+        (ROOT / "examples" / "event-pipeline", ["out/dev"]),
+    ],
+    ids=["components", "one-root-module"],
+)
+def test_the_readme_ci_plans_every_root_module_in_wave_order(
+    runner: CliRunner, project: Path, dirs: list[str], tmp_path: Path
+) -> None:
+    listed = runner.invoke(cli, ["list", "--json", "--project-dir", str(project)])
+    assert listed.exit_code == 0, listed.stderr
+    (dev,) = [row for row in json.loads(listed.stdout) if row["name"] == "dev"]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    log = tmp_path / "terraform.log"
+    (fake / "terraform").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\n', encoding="utf-8")
+    (fake / "terraform").chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-c", _readme_plan_script()],
+        env={"PATH": f"{fake}:/usr/bin:/bin", "ENVIRONMENT": json.dumps(dev)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text(encoding="utf-8").splitlines()
+    assert calls == [f"-chdir={d} {verb}" for d in dirs for verb in ("init", "plan")]
