@@ -46,6 +46,10 @@ class ComponentGraph:
         """The components ``name`` reads, sorted."""
         return tuple(sorted(e.producer for e in self.edges if e.consumer == name))
 
+    def consumers_of(self, name: str) -> tuple[str, ...]:
+        """The components that read ``name``, sorted."""
+        return tuple(sorted(e.consumer for e in self.edges if e.producer == name))
+
 
 def component_graph(stack: Stack) -> ComponentGraph | None:
     """The graph of ``stack``'s components, or None for a stack without components.

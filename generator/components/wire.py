@@ -142,8 +142,8 @@ def render_components(
         config: the validated environment.
         source: the environment file, named in each file's header.
         out_prefix: how the environment's output folder is named (``out/prod``).
-        only: render these components (and, to check them, the ones they read); all
-            when empty.
+        only: render these components (and, to check them, the ones they read and the
+            ones that read them); all when empty.
         added: component -> files tfgen adds beside its templates' (the adoption's
             ``adopt.tf``), verified with them.
 
@@ -161,7 +161,11 @@ def render_components(
     added = added or {}
     by_name = {c.name: c for c in stack.components}
     wanted = list(only) or list(graph.components)
-    needed = set(wanted) | {p for n in wanted for p in graph.producers_of(n)}
+    # A component asked for alone is checked both ways: against the outputs of the ones it
+    # reads, and its outputs against the ones that read it (a renamed output fails here, at
+    # the consumer's line, not in the consumer's next plan). Those render but are not kept.
+    checked = set(wanted) | {c for n in wanted for c in graph.consumers_of(n)}
+    needed = checked | {p for n in checked for p in graph.producers_of(n)}
     order = [n for wave in graph.waves for n in wave if n in needed]
     rendered: dict[str, RenderedComponent] = {}
     parsed: dict[str, dict[str, dict[str, Any]]] = {}

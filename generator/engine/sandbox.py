@@ -78,10 +78,22 @@ class _ConfinedLoader(jinja2.BaseLoader):
         except UnicodeDecodeError as err:
             msg = f"{template}: not UTF-8 text ({err.reason} at byte {err.start})"
             raise jinja2.TemplateError(msg) from err
-        return source, str(self.root.joinpath(*parts)), lambda: True
+        path = self.root.joinpath(*parts)
+        loaded = _file_signature(path)
+        # A long-lived process (a library caller, the tests) sees a template edited since it
+        # was compiled: Jinja asks this before reusing it (one lstat).
+        return source, str(path), lambda: _file_signature(path) == loaded
 
     def list_templates(self) -> list[str]:
         return []
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
 def read_confined(root: Path, parts: list[str], name: str) -> bytes:
@@ -333,7 +345,7 @@ def make_env(templates_dir: Path, *, marked: bool = False) -> jinja2.Environment
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,  # HCL is not HTML; the hcl filters escape values
-        auto_reload=False,
+        auto_reload=True,  # see _ConfinedLoader.get_source's uptodate
     )
     env.filters.update(BOUNDED_FILTERS)
     env.filters.update(FILTERS)

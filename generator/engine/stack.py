@@ -168,8 +168,12 @@ def load_stack(templates_dir: Path, *, display: str = TEMPLATES_DIR) -> Stack:
     return _load_stack(templates_dir, display, _signature(templates_dir))
 
 
-def _signature(templates_dir: Path) -> tuple[tuple[int, int, int] | None, ...]:
-    found: list[tuple[int, int, int] | None] = []
+def _signature(templates_dir: Path) -> tuple[Any, ...]:
+    """A cheap cache key: the stat of stack.yaml, schema.json and each template beside them.
+
+    The templates count because a stack's components hold the references scanned from them.
+    """
+    found: list[Any] = []
     for name in (SCHEMA_FILE, STACK_FILE):
         try:
             info = os.stat(templates_dir / name)  # noqa: PTH116 - a cheap cache key
@@ -177,7 +181,14 @@ def _signature(templates_dir: Path) -> tuple[tuple[int, int, int] | None, ...]:
             found.append(None)
         else:
             found.append((info.st_mtime_ns, info.st_size, info.st_ino))
-    return tuple(found)
+    try:
+        with os.scandir(templates_dir) as entries:
+            for entry in entries:
+                info = entry.stat(follow_symlinks=False)
+                found.append((entry.name, info.st_mtime_ns, info.st_size, info.st_ino))
+    except OSError:
+        found.append(None)
+    return tuple(sorted(found, key=repr))
 
 
 @functools.lru_cache(maxsize=8)

@@ -484,6 +484,35 @@ def test_component_option_on_a_stack_without_components(
     assert "the stack declares no components" in result.stderr
 
 
+def test_a_component_rendered_alone_is_checked_against_its_readers(
+    runner: CliRunner, components_project: Path
+) -> None:
+    assert invoke(runner, components_project, "render", "dev").exit_code == 0
+    before = (components_project / "out/dev/network/network.tf").read_text(encoding="utf-8")
+    network = components_project / "templates/network.tf.j2"
+    network.write_text(
+        network.read_text(encoding="utf-8").replace('output "vpc_id"', 'output "id"'),
+        encoding="utf-8",
+    )
+    result = invoke(runner, components_project, "render", "dev", "--component", "network")
+    assert result.exit_code == 1
+    # At the line of each reader's template that reads the output network no longer has.
+    assert (
+        "error: templates/data.tf.j2:2: component.network.vpc_id: component network declares "
+        "no output 'vpc_id'"
+    ) in result.stderr
+    assert "error: templates/app.tf.j2:2: component.network.vpc_id:" in result.stderr
+    assert (components_project / "out/dev/network/network.tf").read_text(encoding="utf-8") == before
+    # The readers are checked, not written: app alone still renders only app.
+    network.write_text(
+        network.read_text(encoding="utf-8").replace('output "id"', 'output "vpc_id"'),
+        encoding="utf-8",
+    )
+    result = invoke(runner, components_project, "render", "dev", "--component", "network")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["out/dev/network: up to date"]
+
+
 def test_check_per_component(runner: CliRunner, components_project: Path) -> None:
     assert invoke(runner, components_project, "render", "dev").exit_code == 0
     app = components_project / "out/dev/app/app.tf"

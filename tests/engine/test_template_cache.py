@@ -14,7 +14,8 @@ from generator.engine.stack import load_stack
 from generator.errors import RenderError
 from generator.layout import TEMPLATES_DIR
 from generator.project import load_project
-from tests.conftest import GOLDEN_ENVIRON, keep_one_root
+from tests.components.conftest import COMPONENT_STACK
+from tests.conftest import GOLDEN_ENVIRON, keep_one_root, write_tree
 
 BROKEN = "a = 1\n{{ env.no_such_setting.x }}\n"
 
@@ -110,3 +111,27 @@ def test_the_cache_lives_in_tfgens_private_folder_and_turns_off(
     make_env.cache_clear()
     assert make_env(project / TEMPLATES_DIR).bytecode_cache is None
     make_env.cache_clear()
+
+
+def test_one_process_sees_a_template_edited_between_two_runs(tmp_path: Path) -> None:
+    # A library caller (or a test) renders, edits a template, renders again: the second
+    # render and the stack's component references are the edited ones, not the compiled.
+    write_tree(tmp_path, COMPONENT_STACK)
+    project = load_project(tmp_path)
+    config = project.load_environment("dev").config
+    only = ("network.tf.j2",)
+    first = render_environment(
+        project.stack, config, source="environments/dev.yaml", templates=only
+    )
+    network = tmp_path / TEMPLATES_DIR / "network.tf.j2"
+    network.write_text(
+        network.read_text(encoding="utf-8").replace('"vpc_cidr"', '"cidr"'), encoding="utf-8"
+    )
+    app = tmp_path / TEMPLATES_DIR / "app.tf.j2"
+    app.write_text(app.read_text(encoding="utf-8") + "# {{ component.network.cidr }}\n")
+    again = load_project(tmp_path)
+    second = render_environment(again.stack, config, source="environments/dev.yaml", templates=only)
+    assert 'output "vpc_cidr"' in first["network.tf"]
+    assert 'output "cidr"' in second["network.tf"]
+    (app_component,) = [c for c in again.stack.components if c.name == "app"]
+    assert ("network", "cidr") in {(r.producer, r.output) for r in app_component.references}
