@@ -27,6 +27,7 @@ from generator.errors import ConfigError, Problem, RenderError, TfgenError, Veri
 from generator.verify.rules import (
     BACKEND_FILE,
     NotALiteralError,
+    at_template,
     blocks_of,
     check_no_endpoints,
     decode_hcl_string,
@@ -170,6 +171,7 @@ def render_components(
     rendered: dict[str, RenderedComponent] = {}
     parsed: dict[str, dict[str, dict[str, Any]]] = {}
     used: dict[str, list[Reference]] = {}
+    texts: dict[str, Mapping[str, str]] = {}
     for name in order:
         component = by_name[name]
         display = f"{out_prefix}/{name}"
@@ -204,10 +206,11 @@ def render_components(
                 extra.check(parsed[name])
         used[name] = found
         rendered[name] = RenderedComponent(name, cfg, dict(sorted(files.items())), display)
+        texts[name] = files  # with the template line behind each of their lines
     problems = [p for name in order for p in _output_problems(used[name], parsed)]
     if problems:
         raise RenderError(*problems)
-    agreement = _version_problems(order, parsed, rendered)
+    agreement = _version_problems(order, parsed, rendered, texts)
     if agreement:
         raise VerifyError(*agreement)
     result: list[RenderedComponent] = []
@@ -291,51 +294,107 @@ def _secret_reason(name: str, body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _terraform_pins(parsed: Mapping[str, dict[str, Any]]) -> tuple[str, str] | None:
-    """(file, JSON of required_version and required_providers) of a component, or None.
+def _terraform_pins(parsed: Mapping[str, dict[str, Any]]) -> dict[str, tuple[str, Any]] | None:
+    """A component's pins, or None when it sets no ``required_version``.
 
-    Terraform merges a module's ``terraform`` blocks, so the pins are gathered from all of
-    them (verification allows one ``required_providers``); the file named is the first
-    that holds ``required_version``.
+    Pin: ``required_version`` or ``required_providers.<name>.<setting>`` -> (the file that
+    sets it, its value). Terraform merges a module's ``terraform`` blocks, so the pins are
+    gathered from all of them (verification allows one ``required_providers``); the first
+    setting of each counts.
     """
-    where: str | None = None
-    versions: list[Any] = []
-    providers: list[dict[str, Any]] = []
+    pins: dict[str, tuple[str, Any]] = {}
     for file, doc in sorted(parsed.items()):
         for block in blocks_of(doc, "terraform"):
             if "required_version" in block:
-                where = where or file
-                versions.append(block["required_version"])
-            providers += [
-                {k: v for k, v in p.items() if not k.startswith("__")}
-                for p in block.get("required_providers", [])
-                if isinstance(p, dict)
-            ]
-    if where is None:
-        return None
-    pins = {"required_version": versions, "providers": providers}
-    return where, json.dumps(pins, sort_keys=True, default=str)
+                pins.setdefault("required_version", (file, _plain(block["required_version"])))
+            for entry in block.get("required_providers", []):
+                if not isinstance(entry, dict):
+                    continue
+                for provider, body in entry.items():
+                    if provider.startswith("__"):
+                        continue
+                    settings = body if isinstance(body, dict) else {"": body}
+                    for setting, value in settings.items():
+                        if not setting.startswith("__"):
+                            key = ".".join(
+                                p for p in ("required_providers", provider, setting) if p
+                            )
+                            pins.setdefault(key, (file, _plain(value)))
+    return pins if "required_version" in pins else None
 
 
 def _version_problems(
     order: Sequence[str],
     parsed: Mapping[str, Mapping[str, dict[str, Any]]],
     rendered: Mapping[str, RenderedComponent],
+    texts: Mapping[str, Mapping[str, str]],
 ) -> list[Problem]:
+    """Each pin in which a component differs from the first, at the template line setting it."""
     pins = {n: p for n in order if (p := _terraform_pins(parsed[n])) is not None}
-    if len({p[1] for p in pins.values()}) <= 1:
+    if not pins:
         return []
     first = order[0] if order[0] in pins else next(iter(pins))
-    return [
-        Problem(
-            f"component {name} pins terraform and providers as {pins[name][1]}, but component "
-            f"{first} pins {pins[first][1]}: all components of an environment agree on "
-            "required_version and required_providers",
-            path=f"{rendered[name].display}/{pins[name][0]}",
-        )
-        for name in pins
-        if pins[name][1] != pins[first][1]
-    ]
+    theirs = pins[first]
+    problems: list[Problem] = []
+    for name, mine in pins.items():
+        for key in sorted(set(mine) | set(theirs)):
+            value, other = mine.get(key), theirs.get(key)
+            if value is not None and other is not None and value[1] == other[1]:
+                continue
+            file = (value or mine["required_version"])[0]
+            display = f"{rendered[name].display}/{file}"
+            line = _pin_line(texts[name][file], key) if value is not None else None
+            where = (
+                ""
+                if other is None
+                else f" ({_pin_place(texts[first], rendered[first], other[0], key)})"
+            )
+            message = (
+                f"component {name}: {key} is {_shown(value)}, but component {first}'s is "
+                f"{_shown(other)}{where}: all components of an environment agree on "
+                "required_version and required_providers"
+            )
+            problem = Problem(message, path=display, line=line)
+            problems.append(at_template(problem, texts[name], rendered[name].display))
+    return problems
+
+
+def _pin_place(texts: Mapping[str, str], item: RenderedComponent, file: str, key: str) -> str:
+    """Where a pin is set: its template line when known, else its output file (and line)."""
+    line = _pin_line(texts[file], key)
+    origin = getattr(texts, "origin", None)
+    found = origin(file, line) if origin is not None and line is not None else None
+    if found is not None:
+        return f"{found[0]}:{found[1]}"
+    return f"{item.display}/{file}" + ("" if line is None else f":{line}")
+
+
+def _shown(pin: tuple[str, Any] | None) -> str:
+    return "not set" if pin is None else json.dumps(pin[1], default=str)
+
+
+def _pin_line(text: str, key: str) -> int | None:
+    """The line of ``text`` that sets the pin ``key``.
+
+    ``required_version = ...``, or a provider's setting at or after the line that opens that
+    provider (``aws = {``).
+    """
+    parts = key.split(".")
+    if len(parts) == 1:
+        return _first_line(text, parts[0], 1)
+    opened = _first_line(text, parts[1], 1)
+    if opened is None or len(parts) == 2:
+        return opened
+    own = re.search(rf"\b{re.escape(parts[2])}\s*=", text.splitlines()[opened - 1].split("=", 1)[1])
+    return opened if own else _first_line(text, parts[2], opened + 1)
+
+
+def _first_line(text: str, name: str, start: int) -> int | None:
+    setting = re.compile(rf"^\s*{re.escape(name)}\s*=")
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        if setting.match(line):
+            return number
+    return None
 
 
 # --------------------------------------------------------------------------- remote state

@@ -154,11 +154,11 @@ def verify_rendered(
         )
         problems.extend(check_no_endpoints(checked, out_prefix))
     if problems:
-        raise VerifyError(*(_at_template(p, files, out_prefix) for p in problems))
+        raise VerifyError(*(at_template(p, files, out_prefix) for p in problems))
     return parsed
 
 
-def _at_template(problem: Problem, files: Mapping[str, str], prefix: str) -> Problem:
+def at_template(problem: Problem, files: Mapping[str, str], prefix: str) -> Problem:
     """A problem in rendered text, moved to the template line that rendered it.
 
     The message keeps the output line it was found at, named as not written, and shows it.

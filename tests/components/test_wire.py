@@ -404,8 +404,13 @@ def test_components_must_agree_on_versions(runner: CliRunner, components_project
     (components_project / "templates/stack.yaml").write_text(stack, encoding="utf-8")
     result = invoke(runner, components_project, "validate", "dev")
     assert result.exit_code == 3
-    assert "error: out/dev/app/versions_app.tf: component app pins terraform" in result.stderr
-    assert "all components of an environment agree on required_version" in result.stderr
+    # At the template line of each pin that differs, naming the line of the one it differs from.
+    assert result.stderr == (
+        "error: templates/versions_app.tf.j2:2: component app: required_version is "
+        '">= 1.9", but component network\'s is ">= 1.6" (templates/versions.tf.j2:2): all '
+        "components of an environment agree on required_version and required_providers "
+        '[out/dev/app/versions_app.tf:5, not written: required_version = ">= 1.9"]\n'
+    )
 
 
 @pytest.mark.parametrize(("version", "code"), [("~> 5.100", 0), ("~> 5.90", 3)])
@@ -443,7 +448,11 @@ def test_pins_split_over_two_terraform_blocks_are_compared_whole(
     result = invoke(runner, components_project, "validate", "dev")
     assert result.exit_code == code, result.stderr
     if code:
-        assert "error: out/dev/app/versions_app.tf: component app pins terraform" in result.stderr
+        assert (
+            "error: templates/providers_app.tf.j2:5: component app: "
+            f'required_providers.aws.version is "{version}", but component network\'s is '
+            '"~> 5.100" (templates/versions.tf.j2:6)'
+        ) in result.stderr
 
 
 def test_a_failing_component_is_named(runner: CliRunner, components_project: Path) -> None:
