@@ -50,7 +50,7 @@ from generator import cache
 from generator.verify.reftree import Declared, Traversal, find_references
 
 # Bump whenever what a cache entry holds, or how duplicates are found, changes.
-VERIFY_VERSION = 2
+VERIFY_VERSION = 3
 PARSE_CACHE = "parse"
 GRAMMAR_CACHE = "grammar"
 # Entries above this size are neither written nor read.
@@ -260,7 +260,7 @@ def _dump_entry(parsed: Parsed, key: str) -> bytes | None:
         "key": key,
         "result": parsed.result,
         "repeated": [[r.key, r.line, r.message] for r in parsed.repeated],
-        "references": [[list(t.names), t.line, t.top] for t in parsed.references],
+        "references": [[list(t.names), t.line, t.top, list(t.meta)] for t in parsed.references],
         "declared": [[d.kind, list(d.names)] for d in parsed.declared],
     }
     try:
@@ -301,8 +301,8 @@ def _load_entry(data: bytes | None, key: str) -> Parsed | None:
         repeated.append(Repeated(key=item[0], line=item[1], message=item[2]))
     try:
         refs = tuple(
-            Traversal(tuple(str(n) for n in names), int(line), str(top))
-            for names, line, top in entry["references"]
+            Traversal(tuple(str(n) for n in names), int(line), str(top), tuple(map(str, meta)))
+            for names, line, top, meta in entry["references"]
         )
         decls = tuple(
             Declared(str(kind), tuple(str(n) for n in names)) for kind, names in entry["declared"]

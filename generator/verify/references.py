@@ -25,6 +25,13 @@ _OBJECT_ROOTS = {
     "self": _OBJECT_BLOCKS,
 }
 _NAMED = {"var": "variable", "local": "local", "module": "module"}
+# In the right kind of block, but the block does not define it (Terraform's "Reference to
+# count in non-counted context" and its siblings, found at verification).
+_META_MISSING = {
+    "count": "count. is only defined in a {top} block that sets count",
+    "each": "each. is only defined in a {top} block that sets for_each",
+    "self": "self. is only defined inside a provisioner, connection or postcondition block",
+}
 
 
 def check_references(
@@ -63,10 +70,12 @@ def _problem(ref: Traversal, declared: Mapping[str, set[tuple[str, ...]]]) -> st
     if root in _BUILTIN:
         return None if rest and rest[0] in _BUILTIN[root] else f"{root}. has no such attribute"
     if root in _OBJECT_ROOTS:
-        if ref.top in _OBJECT_ROOTS[root]:
-            return None
-        where = ", ".join(sorted(_OBJECT_ROOTS[root]))
-        return f"{root}. is only defined inside these blocks: {where}"
+        if ref.top not in _OBJECT_ROOTS[root]:
+            where = ", ".join(sorted(_OBJECT_ROOTS[root]))
+            return f"{root}. is only defined inside these blocks: {where}"
+        if root not in ref.meta:
+            return _META_MISSING[root].format(top=ref.top)
+        return None
     if root in _NAMED:
         kind = _NAMED[root]
         names = {n[0] for n in declared.get(kind, set())}

@@ -33,13 +33,23 @@ _NOT_EXPRESSIONS = {
 }
 
 
+# Nested blocks where ``self`` names the object the enclosing resource block declares.
+_SELF_BLOCKS = frozenset({"provisioner", "connection", "postcondition"})
+
+
 @dataclass(frozen=True)
 class Traversal:
-    """A reference: its first names (``aws_s3_bucket``, ``b``), line and where it is valid."""
+    """A reference: its first names (``aws_s3_bucket``, ``b``), line and where it is valid.
+
+    ``meta`` says which of ``count``, ``each`` and ``self`` are defined where it stands: the
+    top-level block sets ``count`` or ``for_each``, or it is inside a provisioner, a connection
+    or a postcondition.
+    """
 
     names: tuple[str, ...]
     line: int
     top: str  # the top-level block it is in ("resource", "locals", ...)
+    meta: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,8 +72,18 @@ def find_references(tree: Any) -> tuple[list[Traversal], list[Declared]]:
         _declare(kind, labels, block, decls)
         inner = _child(block, "body")
         if inner is not None:
-            _walk_body(inner, kind, kind, frozenset(), refs)
+            sets = {_token_text(a.children[0]) for a in _children(inner, "attribute")}
+            meta = tuple(m for m, arg in (("count", "count"), ("each", "for_each")) if arg in sets)
+            _walk_body(inner, kind, _Where(kind, meta), frozenset(), refs)
     return refs, decls
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The top-level block a body is in, and the meta names defined there."""
+
+    top: str
+    meta: tuple[str, ...]
 
 
 def _declare(kind: str, labels: list[str], block: Any, decls: list[Declared]) -> None:
@@ -84,7 +104,7 @@ def _declare(kind: str, labels: list[str], block: Any, decls: list[Declared]) ->
 
 
 def _walk_body(
-    body: Any, block: str, top: str, scope: frozenset[str], refs: list[Traversal]
+    body: Any, block: str, top: _Where, scope: frozenset[str], refs: list[Traversal]
 ) -> None:
     for child in getattr(body, "children", []):
         data = getattr(child, "data", None)
@@ -112,10 +132,13 @@ def _walk_body(
                     elif _is(part, "block") and _child(part, "body") is not None:
                         _walk_body(_child(part, "body"), "content", top, inner_scope, refs)
                 continue
-            _walk_body(inner, kind, top, inner_scope, refs)
+            inner_top = top
+            if kind in _SELF_BLOCKS and "self" not in top.meta:
+                inner_top = _Where(top.top, (*top.meta, "self"))
+            _walk_body(inner, kind, inner_top, inner_scope, refs)
 
 
-def _walk_expr(node: Any, top: str, scope: frozenset[str], refs: list[Traversal]) -> None:
+def _walk_expr(node: Any, top: _Where, scope: frozenset[str], refs: list[Traversal]) -> None:
     """Every traversal under an expression, with the names bound by enclosing ``for``."""
     from lark import Token
 
@@ -152,7 +175,7 @@ def _walk_expr(node: Any, top: str, scope: frozenset[str], refs: list[Traversal]
         if root is not None:
             first, line = root[0][0], root[1]
             if first not in names:
-                refs.append(Traversal(root[0], line, top))
+                refs.append(Traversal(root[0], line, top.top, top.meta))
             # index expressions inside the traversal still hold references
             stack.extend((i, names) for i in _indexes(item))
             continue

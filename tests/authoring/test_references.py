@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from generator.cli.app import cli
 from generator.errors import EXIT_VERIFY
+from tests.tfhelpers import requires_terraform, run_terraform, terraform_env
 
 SITE = """\
 variable "domain" {
@@ -206,6 +207,11 @@ resource "aws_s3_bucket" "counted" {
 
   lifecycle {
     ignore_changes = [tags, bucket]
+
+    postcondition {
+      condition     = self.bucket != ""
+      error_message = "bucket ${count.index} has no name"
+    }
   }
 
   provisioner "local-exec" {
@@ -270,3 +276,93 @@ def test_each_outside_a_block_that_defines_it_is_exit_3(site: Path, runner: CliR
         "error: templates/x.tf.j2:2: each.key: each. is only defined inside these blocks: "
         "data, ephemeral, import, module, resource ["
     )
+
+
+META_MISPLACED = [
+    (
+        'resource "aws_s3_bucket" "b" {\n  bucket = "b-${count.index}"\n}\n',
+        "count.index: count. is only defined in a resource block that sets count",
+    ),
+    (
+        'resource "aws_s3_bucket" "b" {\n  bucket = each.key\n}\n',
+        "each.key: each. is only defined in a resource block that sets for_each",
+    ),
+    (
+        'resource "aws_s3_bucket" "b" {\n  bucket = self.id\n}\n',
+        "self.id: self. is only defined inside a provisioner, connection or postcondition block",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    META_MISPLACED,
+    ids=["count-without-count", "each-without-for-each", "self-outside-provisioner"],
+)
+def test_a_meta_name_its_block_does_not_define_is_exit_3(
+    site: Path, runner: CliRunner, text: str, message: str
+) -> None:
+    # Terraform refuses these at validate ("Reference to count in non-counted context"):
+    # tfgen refuses them before writing, at the template line.
+    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
+    result = runner.invoke(
+        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
+    )
+    assert result.exit_code == EXIT_VERIFY, result.stderr
+    assert result.stderr.startswith(f"error: templates/x.tf.j2:2: {message} [")
+
+
+META_IN_PLACE = """\
+terraform {
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+}
+
+variable "names" {
+  type = set(string)
+}
+
+resource "aws_s3_bucket" "counted" {
+  count  = 2
+  bucket = "b-${count.index}"
+
+  lifecycle {
+    postcondition {
+      condition     = self.bucket != ""
+      error_message = "bucket ${count.index} has no name"
+    }
+  }
+
+  provisioner "local-exec" {
+    command = "echo ${self.id}"
+  }
+}
+
+resource "aws_s3_bucket" "each" {
+  for_each = var.names
+  bucket   = each.key
+}
+"""
+
+
+@requires_terraform
+def test_terraform_agrees_on_where_count_each_and_self_are_defined(tmp_path: Path) -> None:
+    # The rule is Terraform's, not stricter: what tfgen accepts validates, each case it
+    # refuses (the rows above) fails terraform validate too.
+    env = terraform_env(tmp_path)
+    module = tmp_path / "m"
+    module.mkdir()
+    main = module / "main.tf"
+    main.write_text(META_IN_PLACE, encoding="utf-8")
+    init = run_terraform(["init", "-backend=false"], module, env)
+    assert init.returncode == 0, init.stderr
+    valid = run_terraform(["validate"], module, env)
+    assert valid.returncode == 0, valid.stderr
+    for text, _message in META_MISPLACED:
+        main.write_text(META_IN_PLACE + text, encoding="utf-8")
+        refused = run_terraform(["validate"], module, env)
+        assert refused.returncode == 1, text
