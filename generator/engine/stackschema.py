@@ -369,23 +369,68 @@ def undeclared_key(schema: dict[str, Any], key: str) -> str | None:
 
     Parts holding template syntax (``{{ key }}``, a rule's ``each``) and everything after
     them are not checked; a map the schema leaves open (``additionalProperties``,
-    ``patternProperties``) accepts any name.
+    ``patternProperties``) accepts any name. A local ``$ref`` is followed (its target's
+    properties are declared too); combinators (``allOf``, ``anyOf``...) are not.
     """
     node: Any = schema
     for part in key.strip().split("."):
         if "{" in part or "%" in part:
             return None
-        if not isinstance(node, dict):
+        seen = _with_targets(node, schema)
+        if not seen:
             return None
-        properties = node.get("properties")
-        if isinstance(properties, dict) and part in properties:
-            node = properties[part]
+        found = next(
+            (p[part] for n in seen if isinstance(p := n.get("properties"), dict) and part in p),
+            None,
+        )
+        if found is not None:
+            node = found
             continue
-        if node.get("additionalProperties") not in (None, False) or node.get("patternProperties"):
-            return None
-        if not isinstance(properties, dict) or node.get("type") not in (None, "object"):
-            return None  # not an object the schema describes: nothing to say
-        if any(k in node for k in (*_SCHEMA_LISTS, "$ref")):
-            return None  # declared through a combinator or a reference: not followed here
+        if any(
+            n.get("additionalProperties") not in (None, False)
+            or n.get("patternProperties")
+            or any(k in n for k in _SCHEMA_LISTS)
+            or n.get("type") not in (None, "object")
+            for n in seen
+        ):
+            return None  # open, or declared through a combinator: nothing to say
+        if not any(isinstance(n.get("properties"), dict) for n in seen):
+            return None  # not an object the schema describes
         return part
     return None
+
+
+def _with_targets(node: Any, root: dict[str, Any]) -> list[dict[str, Any]]:
+    """``node`` and what its local ``$ref`` chain points at (each a schema object)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(32):
+        if not isinstance(node, dict) or any(node is f for f in found):
+            break
+        found.append(node)
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            break
+        if not ref.startswith("#"):
+            return []  # a remote reference is refused at load; nothing to say here
+        node = resolve_ref(node, root, hops=1)
+    return found
+
+
+def resolve_ref(node: Any, root: dict[str, Any], *, hops: int = 32) -> Any:
+    """Follow a local ``$ref`` (``#/$defs/x``) to the schema it names, up to ``hops`` times.
+
+    A reference that names nothing leaves ``node`` as it is.
+    """
+    for _ in range(hops):
+        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+            return node
+        target: Any = root
+        for part in node["$ref"].removeprefix("#").strip("/").split("/"):
+            if not part:
+                continue
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, dict) or part not in target:
+                return node
+            target = target[part]
+        node = target
+    return node

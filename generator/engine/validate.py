@@ -18,6 +18,7 @@ from generator.engine.core import core_rule_problems, fill_core_defaults, normal
 from generator.engine.formats import format_problem
 from generator.engine.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
 from generator.engine.stack import Stack
+from generator.engine.stackschema import resolve_ref
 from generator.errors import ConfigError, KeyPath, Locate, Problem
 from generator.inputs.secrets import find_secrets
 from generator.layout import SCHEMA_FILE, STACK_FILE
@@ -112,23 +113,6 @@ def _value_origin(stack: Stack, given: dict[str, Any], locate: Locate) -> Locate
 # --------------------------------------------------------------------------- defaults
 
 
-def _resolve(node: Any, root: dict[str, Any]) -> Any:
-    """Follow a local ``$ref`` (``#/$defs/x``) to the schema it names, once per hop."""
-    for _ in range(32):
-        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-            return node
-        target: Any = root
-        for part in node["$ref"].removeprefix("#").strip("/").split("/"):
-            if not part:
-                continue
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                return node
-            target = target[part]
-        node = target
-    return node
-
-
 def apply_defaults(schema: Any, data: Any, root: dict[str, Any]) -> None:
     """Fill absent keys from ``default``; create absent objects that need nothing.
 
@@ -136,14 +120,14 @@ def apply_defaults(schema: Any, data: Any, root: dict[str, Any]) -> None:
     schema is an object with properties and no ``required`` is created empty and filled
     from its own defaults, so a section the file does not mention has its defaults.
     """
-    schema = _resolve(schema, root)
+    schema = resolve_ref(schema, root)
     if not isinstance(schema, dict) or not isinstance(data, dict):
         return
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return
     for key, sub in properties.items():
-        sub = _resolve(sub, root)
+        sub = resolve_ref(sub, root)
         if not isinstance(sub, dict):
             continue
         if key not in data:
@@ -247,14 +231,14 @@ def _shown(value: Any) -> str:
 def _schema_node(schema: dict[str, Any], path: tuple[Any, ...]) -> Any:
     node: Any = schema
     for part in path:
-        node = _resolve(node, schema)
+        node = resolve_ref(node, schema)
         if isinstance(node, dict):
             node = node.get(str(part))
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         else:
             return None
-    return _resolve(node, schema)
+    return resolve_ref(node, schema)
 
 
 def _unknown_key(path: KeyPath, allowed: list[str], locate: Locate) -> Problem:

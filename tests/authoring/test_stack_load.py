@@ -106,3 +106,41 @@ def test_rule_keys_with_template_parts_or_open_maps_are_not_second_guessed(
     )
     result = run(root, "validate", "dev")
     assert result.exit_code == 0, errors(result)
+
+
+REF_SCHEMA = {
+    **SCHEMA,
+    "$defs": {
+        "site": {
+            "type": "object",
+            "properties": {"max_ttl": {"type": "integer", "default": 3600}},
+            "default": {},
+        },
+        "wrapped": {"$ref": "#/$defs/site"},
+    },
+    "properties": {
+        "bucket_name": {"type": "string", "format": "s3-bucket-name"},
+        "site": {"$ref": "#/$defs/wrapped"},
+    },
+}
+
+
+@pytest.mark.parametrize(("key", "unknown"), [("site.max_tll", "max_tll"), ("site.max_ttl", None)])
+def test_a_rule_key_declared_through_a_ref_is_followed(
+    tmp_path: Path, key: str, unknown: str | None
+) -> None:
+    # site's properties are declared two $ref hops away: a typo there is still found.
+    stack = f"rules:\n  - key: {key}\n    rule: env.site.max_ttl > 0\n    message: positive\n"
+    root = one_bucket(
+        tmp_path,
+        extra={"templates/schema.json": json.dumps(REF_SCHEMA), "templates/stack.yaml": stack},
+    )
+    result = run(root, "validate", "dev")
+    if unknown is None:
+        assert result.exit_code == 0, errors(result)
+        return
+    assert result.exit_code == 1
+    assert errors(result).splitlines()[0] == (
+        f"error: templates/stack.yaml:2: rules.0.key: the schema declares no key {unknown!r}: "
+        "a rule's key names the value it blames"
+    )
