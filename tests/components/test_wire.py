@@ -256,6 +256,50 @@ def test_a_secret_output_is_refused(runner: CliRunner, components_project: Path)
     ) in result.stderr
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "random_password.db.result",
+        "aws_db_instance.db.password",
+        "aws_secretsmanager_secret_version.db.secret_string",
+    ],
+)
+def test_an_output_carrying_a_secret_by_value_is_refused(
+    runner: CliRunner, components_project: Path, value: str
+) -> None:
+    # Neither sensitive nor named like a secret: what it outputs is one.
+    write_tree(
+        components_project,
+        {
+            "templates/data.tf.j2": f"""
+                resource "{value.split(".")[0]}" "db" {{
+                }}
+
+                output "db_secret_arn" {{
+                  value = "arn"
+                }}
+
+                output "db_settings" {{
+                  value = {{ master = {value} }}
+                }}
+            """,
+            "templates/app.tf.j2": """
+                resource "aws_security_group" "app" {
+                  vpc_id      = {{ component.network.vpc_id }}
+                  description = {{ component.data.db_settings }}
+                }
+            """,
+        },
+    )
+    result = invoke(runner, components_project, "validate", "dev")
+    assert result.exit_code == 1
+    assert (
+        "error: templates/app.tf.j2:3: component.data.db_settings: output 'db_settings' of "
+        "component data (data.tf) carries a secret value; a remote state reader can read the "
+        "producer's whole state"
+    ) in result.stderr
+
+
 def test_an_output_named_like_a_secret_is_refused(
     runner: CliRunner, components_project: Path
 ) -> None:
