@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -265,6 +266,28 @@ def render_verified(
     return rendered
 
 
+def rerun_arguments(
+    root: Path, name: str, suffix: str | None, overrides: Sequence[Override], out_root: Path
+) -> str:
+    """The arguments of ``tfgen render`` that render this output again, run from the project.
+
+    What each file's header says: the environment, ``--suffix``, each ``--set``, and
+    ``--out`` when it is not the project's ``out/`` (relative to the project when inside it,
+    so that a committed output does not name a machine's folder). The same arguments give
+    the same header, however ``--out`` was spelled, so ``check`` compares like with like.
+    """
+    words = [name]
+    if suffix is not None:
+        words += ["--suffix", suffix]
+    for override in overrides:
+        words += ["--set", override.argument]
+    out = Path(os.path.abspath(out_root))  # noqa: PTH100 - no symlinks resolved: as named
+    base = Path(os.path.abspath(root))  # noqa: PTH100
+    if out != base / OUT_DIR:
+        words += ["--out", str(out.relative_to(base)) if out.is_relative_to(base) else str(out)]
+    return shlex.join(words)
+
+
 def render_units(
     project: Project,
     name: str,
@@ -291,11 +314,12 @@ def render_units(
     loaded = project.load_environment(name, overrides=overrides, environ=environ, suffix=suffix)
     display = output_display(out_root, project.root, loaded.config.name)
     out_dir = out_root / loaded.config.name
+    rerun = rerun_arguments(project.root, name, suffix, overrides, out_root)
     if project.graph is None:
-        files = render_environment(project.stack, loaded.config, source=loaded.source)
+        files = render_environment(project.stack, loaded.config, source=loaded.source, rerun=rerun)
         # An ephemeral copy has a state of its own: the adoption's imports are never its own.
         if suffix is None and adoption:
-            _add_adoption(project, name, files)
+            _add_adoption(project, name, files, rerun)
         verify_rendered(files, loaded.config, out_prefix=display)
         return (Rendered(loaded=loaded, files=files, out_dir=out_dir, display=display),)
     found = render_components(
@@ -305,7 +329,8 @@ def render_units(
         source=loaded.source,
         out_prefix=display,
         only=components,
-        added=_component_adoption(project, name) if suffix is None and adoption else None,
+        added=_component_adoption(project, name, rerun) if suffix is None and adoption else None,
+        rerun=rerun,
     )
     return tuple(
         Rendered(
@@ -321,7 +346,7 @@ def render_units(
     )
 
 
-def _add_adoption(project: Project, name: str, files: dict[str, str]) -> None:
+def _add_adoption(project: Project, name: str, files: dict[str, str], rerun: str) -> None:
     """Render the project's ``adopt/<env>.yaml`` beside the stack's files, as ``adopt.tf``.
 
     Raises:
@@ -334,11 +359,13 @@ def _add_adoption(project: Project, name: str, files: dict[str, str]) -> None:
     if ADOPT_OUTPUT in files:
         msg = f"the stack renders {ADOPT_OUTPUT}, the file tfgen keeps for this adoption"
         raise RenderError.at(msg, path=adopted.source)
-    command = f"tfgen render {name}"
+    command = f"tfgen render {rerun}"
     files[ADOPT_OUTPUT] = render_adoption(adopted.adoption, source=adopted.source, command=command)
 
 
-def _component_adoption(project: Project, name: str) -> dict[str, tuple[AddedFile, ...]]:
+def _component_adoption(
+    project: Project, name: str, rerun: str
+) -> dict[str, tuple[AddedFile, ...]]:
     """Each section of the project's ``adopt/<env>.yaml``, as the component's ``adopt.tf``.
 
     Each is verified with its component's files, then its addresses are checked against
@@ -368,7 +395,7 @@ def _component_adoption(project: Project, name: str) -> dict[str, tuple[AddedFil
             if problems:
                 raise ConfigError(*problems)
 
-        text = render_adoption(section, source=adopted.source, command=f"tfgen render {name}")
+        text = render_adoption(section, source=adopted.source, command=f"tfgen render {rerun}")
         found[component] = (AddedFile(ADOPT_OUTPUT, text, adopted.source, check),)
     return found
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import shlex
 import stat
 from collections.abc import Iterable, Mapping
@@ -270,9 +269,7 @@ def render_command(options: RunOptions, name: str) -> str:
     if suffix:
         words += ["--suffix", suffix]
     for override in options.overrides:
-        value = override.value
-        text = value if isinstance(value, str) else json.dumps(value)  # true, 3, null
-        words += ["--set", f"{'.'.join(override.path)}={text}"]
+        words += ["--set", override.argument]
     if Path(options.project_dir).resolve() != Path.cwd().resolve():
         words += ["--project-dir", str(options.project_dir)]
     if options.out_dir is not None:

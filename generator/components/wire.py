@@ -21,7 +21,7 @@ from generator.engine.core import EnvironmentConfig, build_config
 from generator.engine.filters import hcl_attrs
 from generator.engine.formats import state_key_problem
 from generator.engine.references import ComponentNamespace, Reference, did_you_mean
-from generator.engine.render import HEADER, render_environment
+from generator.engine.render import render_environment, rendered_header, rerun_name
 from generator.engine.stack import Component, Stack
 from generator.errors import ConfigError, Problem, RenderError, TfgenError, VerifyError
 from generator.verify.rules import (
@@ -134,6 +134,7 @@ def render_components(
     out_prefix: str,
     only: Sequence[str] = (),
     added: Mapping[str, Sequence[AddedFile]] | None = None,
+    rerun: str | None = None,
 ) -> tuple[RenderedComponent, ...]:
     """Render, verify and wire the components of one environment, in apply order.
 
@@ -147,6 +148,8 @@ def render_components(
             ones that read them); all when empty.
         added: component -> files tfgen adds beside its templates' (the adoption's
             ``adopt.tf``), verified with them.
+        rerun: the arguments of the command in each file's header (see
+            :func:`~generator.engine.render.render_environment`).
 
     Returns:
         The components asked for, in apply order.
@@ -180,7 +183,12 @@ def render_components(
             found: list[Reference] = []
             namespace = ComponentNamespace(graph.components, name, found, stack.file_display)
             files = render_environment(
-                stack, cfg, source=source, templates=component.templates, component=namespace
+                stack,
+                cfg,
+                source=source,
+                templates=component.templates,
+                component=namespace,
+                rerun=rerun,
             )
             _check_static(component, found)
             if REMOTE_STATE_FILE in files:
@@ -190,7 +198,8 @@ def render_components(
             if producers:
                 # Producers render first (waves): their backend.hcl is known. The block goes
                 # in before verification, which then sees every reference resolve.
-                text = _remote_state_text(producers, parsed, config, source)
+                header = rendered_header(source, rerun or rerun_name(source, config.name))
+                text = _remote_state_text(producers, parsed, header)
                 _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
                 files[REMOTE_STATE_FILE] = text
             for extra in added.get(name, ()):
@@ -417,12 +426,8 @@ def _plain(value: Any) -> Any:
 
 
 def _remote_state_text(
-    producers: Sequence[str],
-    parsed: Mapping[str, Mapping[str, dict[str, Any]]],
-    config: EnvironmentConfig,
-    source: str,
+    producers: Sequence[str], parsed: Mapping[str, Mapping[str, dict[str, Any]]], header: str
 ) -> str:
-    header = HEADER.format(source=source, name=config.name, command="render")
     blocks: list[str] = []
     for producer in producers:
         settings = _read_config(parsed[producer][BACKEND_FILE])

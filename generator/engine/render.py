@@ -138,6 +138,7 @@ def render_environment(
     command: str = "render",
     templates: Sequence[str] | None = None,
     component: ComponentNamespace | None = None,
+    rerun: str | None = None,
 ) -> dict[str, str]:
     """Render every template for one environment, in memory.
 
@@ -151,6 +152,8 @@ def render_environment(
         templates: render only these top-level templates (a component's).
         component: what templates see as ``component`` (the outputs of other components);
             None leaves the name undefined, as in a stack without components.
+        rerun: the arguments of the header's command (``dev --suffix pr9 --out build``);
+            None: the environment's name (see :func:`rerun_name`).
 
     Returns:
         Output file name -> text, in sorted order. Empty renders are left out.
@@ -169,7 +172,7 @@ def render_environment(
         msg = "no templates (*.j2) found"
         raise RenderError.at(msg, path=stack.file_display(prefix))
     env = make_env(stack.templates_dir)
-    header = HEADER.format(source=source, name=_rerun_name(source, config.name), command=command)
+    header = rendered_header(source, rerun or rerun_name(source, config.name), command)
     files = RenderedFiles({}, stack, config.values, extra)
     remaining = MAX_ENVIRONMENT_OUTPUT  # characters the environment's files may still take
     try:
@@ -188,7 +191,16 @@ def render_environment(
     return files
 
 
-def _rerun_name(source: str, name: str) -> str:
+# A control character of a --set value would end the header's comment line (and start code).
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
+
+
+def rendered_header(source: str, rerun: str, command: str = "render") -> str:
+    """The comment tfgen puts atop each file: its source, and the command that renders it."""
+    return HEADER.format(source=source, name=rerun.translate(_CONTROL), command=command)
+
+
+def rerun_name(source: str, name: str) -> str:
     """The header's arguments: ``dev --suffix pr9`` for ``dev-pr9`` rendered from dev.yaml."""
     stem = Path(source).name.removesuffix(".yaml")
     if name != stem and name.startswith(f"{stem}-"):

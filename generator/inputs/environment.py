@@ -7,6 +7,7 @@ to the stack (:mod:`generator.engine.validate`), once.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
@@ -51,6 +52,13 @@ class Override:
         if isinstance(value, dict | list):
             value = raw  # --set takes scalars; a structure stays the literal text
         return cls(path=path, value=value)
+
+    @property
+    def argument(self) -> str:
+        """The ``dotted.key=value`` that sets this value again (``true``, ``3`` as such)."""
+        value = self.value
+        text = value if isinstance(value, str) else json.dumps(value)  # true, 3, null
+        return f"{'.'.join(self.path)}={text}"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli.app import cli
+from generator.engine.render import rendered_header
 from generator.errors import EXIT_DRIFT
 from tests.adopt.test_cli_adopt import make_project, old_state
+from tests.components.conftest import COMPONENT_STACK
+from tests.conftest import write_tree
 from tests.tfhelpers import run_terraform, skip_reason, terraform_env
 
 ENV = {"TFGEN_STATE_BUCKET": "b-state"}
@@ -50,18 +53,73 @@ def test_the_run_hint_of_check_succeeds_as_printed(
     assert runner.invoke(cli, ["check", *args], env=ENV).exit_code == 0
 
 
-def test_the_rendered_header_names_the_suffix(
-    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["--suffix", "pr9"], "dev --suffix pr9"),
+        (
+            ["--suffix", "pr9", "--set", "bucket.versioning=false", "--out", "mysite/build/out"],
+            "dev --suffix pr9 --set bucket.versioning=false --out build/out",
+        ),
+        (["--out", "{elsewhere}"], "dev --out {elsewhere}"),
+        (["--out", "mysite/out"], "dev"),
+    ],
+    ids=["suffix", "suffix-set-out-inside", "out-elsewhere", "out-default"],
+)
+def test_the_rendered_header_renders_the_file_again(
+    tmp_path: Path,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    shown: str,
 ) -> None:
+    # Run from the project as printed, the header's command rewrites nothing: each file is
+    # what it renders (suffix, --set and --out included).
     root = tmp_path / "mysite"
     assert runner.invoke(cli, ["init", str(root)]).exit_code == 0
-    monkeypatch.chdir(root)
-    assert runner.invoke(cli, ["render", "dev", "--suffix", "pr9"], env=ENV).exit_code == 0
-    header = (root / "out" / "dev-pr9" / "bucket.tf").read_text(encoding="utf-8").splitlines()[1]
-    assert header == (
-        "# Change the environment files or templates and run: tfgen render dev --suffix pr9"
+    elsewhere = str(tmp_path / "elsewhere")
+    args = [a.format(elsewhere=elsewhere) for a in args]
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["render", "dev", *args, "--project-dir", "mysite"], env=ENV)
+    assert result.exit_code == 0, result.stderr
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else Path("mysite/out")
+    folder = (out if out.is_absolute() else tmp_path / out) / (
+        "dev-pr9" if "pr9" in args else "dev"
     )
-    _run_hint(runner, header.split("run: ", 1)[1])
+    header = (folder / "bucket.tf").read_text(encoding="utf-8").splitlines()[1]
+    command = f"tfgen render {shown.format(elsewhere=elsewhere)}"
+    assert header == f"# Change the environment files or templates and run: {command}"
+    monkeypatch.chdir(root)
+    again = runner.invoke(cli, shlex.split(command)[1:], env=ENV)
+    assert again.exit_code == 0, again.stderr
+    assert again.stderr.endswith(": up to date\n"), again.stderr
+
+
+def test_every_header_of_a_component_names_the_suffix(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path, COMPONENT_STACK)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, ["render", "dev", "--suffix", "pr9", "--out", "build"])
+    assert result.exit_code == 0, result.stderr
+    headers = {
+        line
+        for path in (tmp_path / "build" / "dev-pr9").rglob("*.*")
+        if path.suffix in (".tf", ".hcl")
+        if path.is_file()
+        for line in path.read_text(encoding="utf-8").splitlines()[1:2]
+    }
+    # tfgen_remote_state.tf too (it named dev-pr9, an environment that does not exist).
+    assert headers == {
+        "# Change the environment files or templates and run: "
+        "tfgen render dev --suffix pr9 --out build"
+    }
+
+
+def test_a_control_character_in_a_set_value_stays_in_the_header_comment() -> None:
+    header = rendered_header("environments/dev.yaml", 'dev --set "x=a\nlocals {}"')
+    assert header.count("\n") == 2
+    assert "a\\x0alocals {}" in header
 
 
 def _hinted_commands(stderr: str) -> list[str]:

@@ -294,10 +294,13 @@ def kill_setup(project: Path, tmp_path: Path) -> KillSetup:
     dev.write_text(
         dev.read_text(encoding="utf-8").replace("10.10.0.0/16", "10.11.0.0/16"), encoding="utf-8"
     )
+    # The new set, rendered by a copy of the project into its own out/ (a header names a
+    # --out other than out/, so the new files are rendered where the test renders them).
     expected = tmp_path / "expected"
-    args = ["render", "dev", "--project-dir", str(project), "--out", str(expected)]
+    shutil.copytree(project, expected, symlinks=True, ignore=shutil.ignore_patterns("out"))
+    args = ["render", "dev", "--project-dir", str(expected)]
     assert runner.invoke(cli_module.cli, args).exit_code == 0
-    new = generated_set(expected / "dev")
+    new = generated_set(expected / "out" / "dev")
     assert new != old and "extra.tf" not in new
     pristine = tmp_path / "pristine"
     shutil.copytree(project / "out", pristine, symlinks=True)

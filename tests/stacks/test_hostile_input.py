@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -322,15 +323,16 @@ def test_no_cache_renders_the_same_and_writes_no_cache(
     assert with_cache.exit_code == 0, with_cache.output
     assert any((home / "tfgen" / "parse").iterdir())
     first = contents(project / "out/dev")
+    shutil.rmtree(project / "out/dev")
     other = tmp_path / "xdg-off"
     again = runner.invoke(
         cli,
-        ["render", "dev", "--project-dir", str(project), "--out", str(tmp_path / "out2")],
+        ["render", "dev", "--project-dir", str(project)],
         env={"XDG_CACHE_HOME": str(other), "TFGEN_NO_CACHE": "1"},
     )
     assert again.exit_code == 0, again.output
     assert not other.exists()
-    second = contents(tmp_path / "out2/dev")
+    second = contents(project / "out/dev")
     assert second == first
 
 
