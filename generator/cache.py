@@ -29,11 +29,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import marshal
 import os
 import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 NO_CACHE_VARIABLE = "TFGEN_NO_CACHE"
 FOLDER_NAME = "tfgen"
@@ -313,6 +315,33 @@ def write(sub: Path, name: str, data: bytes, limit: int | None = None) -> None:
     count = _writes[sub] = _writes.get(sub, 0) + 1
     if count % PRUNE_EVERY == 1 or PRUNE_EVERY == 1:
         prune(sub)
+
+
+def read_value(name: str, key: str, limit: int) -> Any:
+    """A value stored by :func:`write_value` in cache folder ``name``, or None (a miss).
+
+    Only plain values (marshal: no code runs to read them); the caller checks their shape.
+    """
+    sub = folder(name)
+    data = read(sub, key, limit) if sub is not None else None
+    if data is None:
+        return None
+    try:
+        return marshal.loads(data)  # noqa: S302 - sealed by this user's tfgen; shape checked
+    except (EOFError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def write_value(name: str, key: str, value: Any, limit: int) -> None:
+    """Store a plain value (marshal) in cache folder ``name``; one it cannot write is not."""
+    sub = folder(name)
+    if sub is None:
+        return
+    try:
+        data = marshal.dumps(value)
+    except ValueError:
+        return
+    write(sub, key, data, limit)
 
 
 def prune(sub: Path, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:

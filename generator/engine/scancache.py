@@ -12,7 +12,6 @@ strings, and of two strings and a line number) is a miss; a miss parses the temp
 from __future__ import annotations
 
 import hashlib
-import marshal
 from typing import Any
 
 import jinja2
@@ -39,14 +38,7 @@ def entry_key(name: str, source: str) -> str:
 
 def read(key: str) -> Scan | None:
     """A stored scan, or None when absent, not sealed by this user, or not of its shape."""
-    folder = cache.folder(FOLDER)
-    data = cache.read(folder, key, _LIMIT) if folder is not None else None
-    if data is None:
-        return None
-    try:
-        entry = marshal.loads(data)  # noqa: S302 - sealed by this user's tfgen; shape checked
-    except (EOFError, ValueError, TypeError, MemoryError, RecursionError):
-        return None
+    entry = cache.read_value(FOLDER, key, _LIMIT)
     if not (isinstance(entry, tuple) and len(entry) == 3 and entry[0] == _FORMAT):
         return None
     _, targets, chains = entry
@@ -57,14 +49,7 @@ def read(key: str) -> Scan | None:
 
 def write(key: str, scan: Scan) -> None:
     """Store a scan; a cache that is off stores nothing."""
-    folder = cache.folder(FOLDER)
-    if folder is None:
-        return
-    try:
-        data = marshal.dumps((_FORMAT, *scan))
-    except ValueError:
-        return
-    cache.write(folder, key, data, _LIMIT)
+    cache.write_value(FOLDER, key, (_FORMAT, *scan), _LIMIT)
 
 
 def _strings(value: Any) -> bool:

@@ -14,7 +14,6 @@ hit is a file that passed every check of :mod:`generator.inputs.yamlsource`.
 from __future__ import annotations
 
 import hashlib
-import marshal
 from typing import Any
 
 from generator import cache
@@ -36,14 +35,7 @@ def entry_key(kind: str, display: str, raw: bytes, *extra: str) -> str:
 
 def read(key: str, display: str) -> tuple[YamlDoc, Any] | None:
     """A stored parse (and the extra value stored with it), or None when absent or not valid."""
-    folder = cache.folder(FOLDER)
-    data = cache.read(folder, key, _LIMIT) if folder is not None else None
-    if data is None:
-        return None
-    try:
-        entry = marshal.loads(data)  # noqa: S302 - sealed by this user's tfgen; shape checked
-    except (EOFError, ValueError, TypeError, MemoryError, RecursionError):
-        return None
+    entry = cache.read_value(FOLDER, key, _LIMIT)
     if not (isinstance(entry, tuple) and len(entry) == 4 and entry[0] == _FORMAT):
         return None
     _, body, lines, extra = entry
@@ -54,14 +46,7 @@ def read(key: str, display: str) -> tuple[YamlDoc, Any] | None:
 
 def write(key: str, doc: YamlDoc, extra: Any = None) -> None:
     """Store a parse; a value marshal cannot write, or a cache that is off, stores nothing."""
-    folder = cache.folder(FOLDER)
-    if folder is None:
-        return
-    try:
-        data = marshal.dumps((_FORMAT, doc.data, list(doc.lines.items()), extra))
-    except ValueError:
-        return
-    cache.write(folder, key, data, _LIMIT)
+    cache.write_value(FOLDER, key, (_FORMAT, doc.data, list(doc.lines.items()), extra), _LIMIT)
 
 
 def _plain(node: Any, depth: int, count: list[int]) -> bool:

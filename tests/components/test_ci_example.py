@@ -36,6 +36,27 @@ def _list_step() -> str:
     return script
 
 
+def _terraform_calls(runner: CliRunner, project: Path, script: str, tmp_path: Path) -> list[str]:
+    """Run a workflow script for dev's row of ``list --json``; each terraform call it made."""
+    listed = runner.invoke(cli, ["list", "--json", "--project-dir", str(project)])
+    assert listed.exit_code == 0, listed.stderr
+    (dev,) = [row for row in json.loads(listed.stdout) if row["name"] == "dev"]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    log = tmp_path / "terraform.log"
+    (fake / "terraform").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\n', encoding="utf-8")
+    (fake / "terraform").chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-c", script],
+        env={"PATH": f"{fake}:/usr/bin:/bin", "ENVIRONMENT": json.dumps(dev)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return log.read_text(encoding="utf-8").splitlines()
+
+
 def test_the_workflow_is_two_jobs_fed_by_list_json() -> None:
     doc = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     assert set(doc["jobs"]) == {"environments", "deploy"}
@@ -80,23 +101,7 @@ def test_the_workflow_sets_every_variable_the_environments_need() -> None:
 def test_the_script_applies_wave_by_wave(
     runner: CliRunner, components_project: Path, tmp_path: Path
 ) -> None:
-    listed = runner.invoke(cli, ["list", "--json", "--project-dir", str(components_project)])
-    assert listed.exit_code == 0, listed.stderr
-    (dev,) = [row for row in json.loads(listed.stdout) if row["name"] == "dev"]
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    log = tmp_path / "terraform.log"
-    (fake / "terraform").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\n', encoding="utf-8")
-    (fake / "terraform").chmod(0o755)
-    done = subprocess.run(
-        ["bash", "-c", _apply_script()],
-        env={"PATH": f"{fake}:/usr/bin:/bin", "ENVIRONMENT": json.dumps(dev)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    calls = log.read_text(encoding="utf-8").splitlines()
+    calls = _terraform_calls(runner, components_project, _apply_script(), tmp_path)
     expected = [
         f"-chdir=out/dev/{name} {verb}"
         for name in ("network", "data", "app")
@@ -177,21 +182,5 @@ def _readme_plan_script() -> str:
 def test_the_readme_ci_plans_every_root_module_in_wave_order(
     runner: CliRunner, project: Path, dirs: list[str], tmp_path: Path
 ) -> None:
-    listed = runner.invoke(cli, ["list", "--json", "--project-dir", str(project)])
-    assert listed.exit_code == 0, listed.stderr
-    (dev,) = [row for row in json.loads(listed.stdout) if row["name"] == "dev"]
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    log = tmp_path / "terraform.log"
-    (fake / "terraform").write_text(f'#!/bin/sh\necho "$1 $2" >> {log}\n', encoding="utf-8")
-    (fake / "terraform").chmod(0o755)
-    done = subprocess.run(
-        ["bash", "-c", _readme_plan_script()],
-        env={"PATH": f"{fake}:/usr/bin:/bin", "ENVIRONMENT": json.dumps(dev)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    calls = log.read_text(encoding="utf-8").splitlines()
+    calls = _terraform_calls(runner, project, _readme_plan_script(), tmp_path)
     assert calls == [f"-chdir={d} {verb}" for d in dirs for verb in ("init", "plan")]
