@@ -113,6 +113,12 @@ def locate(path: tuple[str, ...]) -> tuple[str | None, int | None]:
         ({"sink": "key=AKIAIOSFODNN7EXAMPLE"}, ["sink"]),
         ({"sink": "ASIAIOSFODNN7EXAMPLE"}, ["sink"]),
         ({"sink": "XAKIAIOSFODNN7EXAMPLEX"}, []),
+        ({"tags": {"Note": "ghp_" + "aB3" * 12}}, ["tags.Note"]),
+        ({"tags": {"Note": "github_pat_" + "a1_" * 27}}, ["tags.Note"]),
+        ({"hook": "xoxb-1234567890-abcdefghij"}, ["hook"]),
+        ({"billing": "sk_live_" + "x9" * 12}, ["billing"]),
+        ({"maps": "AIza" + "Sy" + "A1b2C3d4" * 4 + "e"}, ["maps"]),
+        ({"tags": {"Note": "ghp_short", "Team": "sk_test_abcdefghijklmnopqrstuv"}}, []),
     ],
 )
 def test_find_secrets(data: dict[str, Any], found: list[str]) -> None:
@@ -121,6 +127,7 @@ def test_find_secrets(data: dict[str, Any], found: list[str]) -> None:
     for problem in problems:
         assert problem.path == "env.yaml" and problem.line == len(problem.key.split("."))
         assert "hunter2" not in problem.message and "AKIA" not in problem.message
+        assert not any(t in problem.message for t in ("ghp_", "xoxb", "sk_live", "AIza"))
 
 
 def test_load_environment_refuses_a_secret_wherever_it_comes_from(project: Path) -> None:
