@@ -12,6 +12,7 @@ cannot live apart without importing this module back.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shlex
@@ -45,7 +46,7 @@ from generator.errors import (
 )
 from generator.inputs.environment import Override
 from generator.layout import ENV_NAME_RE, ENVIRONMENTS_DIR, OUT_DIR
-from generator.output.writer import WriteResult, write_output
+from generator.output.writer import OutputSet, WriteResult, write_outputs
 from generator.project import LoadedEnvironment, Project, load_project
 from generator.verify.rules import verify_rendered
 from generator.verify.statekeys import StateKeyOrigin, StateRef, state_key_collisions
@@ -537,19 +538,26 @@ def _generate(options: RunOptions) -> Report:
     if not options.write:
         return run
     results: list[EnvironmentResult] = []
-    for result in run.results:
-        item = result.rendered
-        if result.error is not None or item is None:
-            results.append(result)
+    # The root modules of one environment (its components) are written together: each is
+    # checked before any is written, so a folder that refuses the write (a link, a hand
+    # edit) leaves the whole environment as it was.
+    for _name, group in itertools.groupby(run.results, key=lambda r: r.name):
+        units = list(group)
+        if any(r.error is not None or r.rendered is None for r in units):
+            results.extend(units)
             continue
+        sets = [
+            OutputSet(r.rendered.out_dir, r.rendered.files, r.rendered.display)
+            for r in units
+            if r.rendered
+        ]
         try:
-            written = write_output(
-                item.out_dir, item.files, display=item.display, force=options.force
-            )
+            written = write_outputs(sets, force=options.force)
         except TfgenError as err:
-            results.append(replace(result, error=err, trace=traceback_text(err)))
+            trace = traceback_text(err)
+            results.extend(replace(r, error=err, trace=trace) for r in units)
             continue
-        results.append(replace(result, written=written))
+        results.extend(replace(r, written=w) for r, w in zip(units, written, strict=True))
     return Report(results=tuple(results))
 
 

@@ -3,6 +3,8 @@
 tfgen records what it wrote in ``out/<env>/.tfgen-manifest.json`` (one SHA-256 per file).
 A render refuses to overwrite or remove a generated file edited by hand, or a file in the
 way that tfgen did not write, unless ``--force``. Links are never followed or written through.
+The folders of an environment with components are written by :func:`write_outputs`: all of
+them are checked before any changes.
 
 The new set is built in a staging folder beside ``out/<env>`` and swapped in with one
 ``renameat2(RENAME_EXCHANGE)``; :mod:`generator.output.atomic` has the mechanism. The guarantee,
@@ -47,7 +49,7 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,21 +176,74 @@ def write_output(
     Raises:
         OutputError: the folder cannot be written safely; nothing was changed.
     """
-    txn = OutputFolder(directory, display)
-    _check_names(files, display)
-    prepare(txn)
+    (result,) = write_outputs([OutputSet(directory, files, display)], force=force)
+    return result
+
+
+@dataclass(frozen=True)
+class OutputSet:
+    """One output folder to write: ``out/<env>`` or ``out/<env>/<component>``."""
+
+    directory: Path
+    files: Mapping[str, str]
+    display: str
+
+
+def write_outputs(sets: Sequence[OutputSet], *, force: bool = False) -> list[WriteResult]:
+    """Write several output folders of one output root: every one is checked before any.
+
+    The components of an environment are written together: a folder that cannot be
+    written safely (a link, a hand edit, a file tfgen did not write) fails the call before
+    any folder changes. Each folder is then replaced as :func:`write_output` does; a crash
+    between two folders leaves each of them old or new.
+
+    Raises:
+        OutputError: a folder cannot be written safely (its error, the others' untouched);
+            a DriftError for foreign Terraform files.
+    """
+    txns = [OutputFolder(s.directory, s.display) for s in sets]
+    if len({t.root for t in txns}) > 1:
+        msg = "folders of one write must share their output root"
+        raise ValueError(msg)
+    for item, txn in zip(sets, txns, strict=True):
+        _check_names(item.files, item.display)
+        prepare(txn)
+    current = txns[0]  # the folder an OSError is about
     try:
-        with locked(txn):
-            recover(txn)
-            return _write(txn, files, force=force)
+        with locked(current):
+            for txn in txns:
+                current = txn
+                recover(txn)
+            plans: list[_Plan] = []
+            for item, txn in zip(sets, txns, strict=True):
+                current = txn
+                plans.append(_plan(txn, item.files, force=force))
+            results: list[WriteResult] = []
+            for txn, plan in zip(txns, plans, strict=True):
+                current = txn
+                results.append(_apply(txn, plan))
+            return results
     except OSError as err:
-        raise txn.error(err) from err
+        raise current.error(err) from err
 
 
 # --------------------------------------------------------------------------- planning
 
 
-def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> WriteResult:
+@dataclass(frozen=True)
+class _Plan:
+    """What a write of one folder will do, decided (and checked) before anything changes."""
+
+    entries: dict[str, int] | None
+    encoded: dict[str, bytes]
+    replaced: dict[str, str]
+    changed: tuple[str, ...]
+    stale: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    needed: bool
+
+
+def _plan(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> _Plan:
     target = txn.target
     entries = scan_folder(target, txn.display)
     previous = _previous_manifest(txn, force=force)
@@ -202,20 +257,30 @@ def _write(txn: OutputFolder, files: Mapping[str, str], *, force: bool) -> Write
     new_manifest = manifest_text(files)
     generated = {**files, MANIFEST: new_manifest}
     encoded = {n: t.encode("utf-8") for n, t in generated.items()}
-    stale = sorted(n for n in previous if n not in files and n in disk)
-    changed = sorted(n for n in files if disk.get(n) != encoded[n])
+    stale = tuple(sorted(n for n in previous if n not in files and n in disk))
+    changed = tuple(sorted(n for n in files if disk.get(n) != encoded[n]))
     unchanged = tuple(n for n in sorted(files) if n not in changed)
-    if not changed and not stale and disk.get(MANIFEST) == encoded[MANIFEST]:
-        return WriteResult(target, (), (), unchanged)
+    needed = bool(changed or stale or disk.get(MANIFEST) != encoded[MANIFEST])
     # Regular files that the new set replaces or that are stale go away with the old set;
     # everything else is carried over.
     replaced = {
         n: sha256_hex(data) for n in (*generated, *stale) if (data := disk.get(n)) is not None
     }
+    return _Plan(entries, encoded, replaced, changed, stale, unchanged, needed)
+
+
+def _apply(txn: OutputFolder, plan: _Plan) -> WriteResult:
+    if not plan.needed:
+        return WriteResult(txn.target, (), (), plan.unchanged)
     replace_generated(
-        txn, encoded, entries=entries, replaced=replaced, changed=[*changed, MANIFEST], stale=stale
+        txn,
+        plan.encoded,
+        entries=plan.entries,
+        replaced=plan.replaced,
+        changed=[*plan.changed, MANIFEST],
+        stale=list(plan.stale),
     )
-    return WriteResult(target, tuple(changed), tuple(stale), unchanged)
+    return WriteResult(txn.target, plan.changed, plan.stale, plan.unchanged)
 
 
 # What Terraform reads from out/<env>: check calls any such file tfgen did not write drift.

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from generator.cli.app import cli
 from generator.components.wire import REMOTE_STATE_FILE
 from tests.conftest import write_tree
+from tests.outtree import snapshot
 
 ENVIRON = {"TERRAFORM_STATE_BUCKET": "acme-state-prod"}
 
@@ -564,6 +565,33 @@ def test_a_component_rendered_alone_is_checked_against_its_readers(
     result = invoke(runner, components_project, "render", "dev", "--component", "network")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines() == ["out/dev/network: up to date"]
+
+
+@pytest.mark.parametrize("refusal", ["link", "hand-edit"])
+def test_a_component_that_refuses_the_write_leaves_its_environment_as_it_was(
+    runner: CliRunner, components_project: Path, tmp_path: Path, refusal: str
+) -> None:
+    # Every component of an environment is checked before any is written: network's new
+    # files do not land while app's folder refuses the write.
+    assert invoke(runner, components_project, "render", "dev").exit_code == 0
+    app = components_project / "out/dev/app"
+    if refusal == "link":
+        elsewhere = tmp_path / "elsewhere"
+        app.rename(elsewhere)
+        app.symlink_to(elsewhere)
+        expected = "error: out/dev/app: is a symbolic link; tfgen does not write through links"
+    else:
+        (app / "app.tf").write_text("# mine\n", encoding="utf-8")
+        expected = "error: out/dev/app/app.tf: was edited by hand since tfgen wrote it"
+    dev = components_project / "environments/dev.yaml"
+    dev.write_text(dev.read_text(encoding="utf-8").replace("10.10.", "10.12."), encoding="utf-8")
+    before = snapshot(components_project / "out")
+    result = invoke(runner, components_project, "render", "dev")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(expected), result.stderr
+    assert snapshot(components_project / "out") == before
+    assert "out/dev/network: failed: out/dev/app" in result.stderr
+    assert result.stderr.count("error: ") == 1
 
 
 def test_check_per_component(runner: CliRunner, components_project: Path) -> None:
