@@ -25,13 +25,17 @@ class Problem:
     line: int | None = None
     key: str | None = None
 
-    def __str__(self) -> str:
+    @property
+    def place(self) -> str:
+        """``path:line: key`` (what of it is known), without the message."""
         where = ""
         if self.path:
             where = self.path if self.line is None else f"{self.path}:{self.line}"
-            where += ": "
-        key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.message}"
+        return ": ".join(part for part in (where, self.key or "") if part)
+
+    def __str__(self) -> str:
+        place = self.place
+        return f"{place}: {self.message}" if place else self.message
 
 
 class TfgenError(Exception):

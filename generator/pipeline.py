@@ -267,6 +267,16 @@ def render_verified(
     return rendered
 
 
+def render_words(name: str, suffix: str | None, overrides: Sequence[Override]) -> list[str]:
+    """``tfgen render``'s arguments for environment ``name``: ``--suffix``, then each ``--set``."""
+    words = [name]
+    if suffix:
+        words += ["--suffix", suffix]
+    for override in overrides:
+        words += ["--set", override.argument]
+    return words
+
+
 def rerun_arguments(
     root: Path, name: str, suffix: str | None, overrides: Sequence[Override], out_root: Path
 ) -> str:
@@ -277,11 +287,7 @@ def rerun_arguments(
     so that a committed output does not name a machine's folder). The same arguments give
     the same header, however ``--out`` was spelled, so ``check`` compares like with like.
     """
-    words = [name]
-    if suffix is not None:
-        words += ["--suffix", suffix]
-    for override in overrides:
-        words += ["--set", override.argument]
+    words = render_words(name, suffix, overrides)
     out = Path(os.path.abspath(out_root))  # noqa: PTH100 - no symlinks resolved: as named
     base = Path(os.path.abspath(root))  # noqa: PTH100
     if out != base / OUT_DIR:
@@ -576,8 +582,7 @@ def _state_ref(
     name = loaded.config.name
     declared = next((c for c in stack.components if c.name == component), None)
     if declared is not None and declared.key is not None:
-        line = declared.key_line or declared.line
-        at = StateKeyOrigin(declared.file, line, f"components.{declared.name}.key")
+        at = StateKeyOrigin(declared.file, declared.key_line, f"components.{declared.name}.key")
     else:
         path, line = loaded.key_origin or (loaded.source, None)
         at = StateKeyOrigin(path or loaded.source, line, "backend.key")

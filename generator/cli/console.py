@@ -137,11 +137,7 @@ def failed_text(problems: Sequence[object]) -> str:
         return "failed"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     first = problems[0]
-    if isinstance(first, Problem) and first.path:
-        where = first.path if first.line is None else f"{first.path}:{first.line}"
-        shown = f"{where}: {first.key}" if first.key else where
-    else:
-        shown = str(first)
+    shown = first.place if isinstance(first, Problem) and first.path else str(first)
     return f"failed: {shown}{more}"
 
 

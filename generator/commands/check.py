@@ -34,7 +34,7 @@ from generator.output.safeio import (
 )
 from generator.output.writer import FOREIGN as FOREIGN_TERRAFORM
 from generator.output.writer import read_manifest, recover_output, terraform_file
-from generator.pipeline import Rendered, RunOptions, render_selection
+from generator.pipeline import Rendered, RunOptions, render_selection, render_words
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 _DEV_NULL = "/dev/null"
@@ -265,11 +265,7 @@ def render_command(options: RunOptions, name: str) -> str:
     """
     suffix = options.suffix
     base = name.removesuffix(f"-{suffix}") if suffix else name
-    words = ["tfgen", "render", base]
-    if suffix:
-        words += ["--suffix", suffix]
-    for override in options.overrides:
-        words += ["--set", override.argument]
+    words = ["tfgen", "render", *render_words(base, suffix, options.overrides)]
     if Path(options.project_dir).resolve() != Path.cwd().resolve():
         words += ["--project-dir", str(options.project_dir)]
     if options.out_dir is not None:

@@ -100,7 +100,7 @@ def component_key(config: EnvironmentConfig, component: Component) -> str:
     Raises:
         ConfigError: the key template fails, or renders a key S3 or Terraform refuses.
     """
-    path, line = component.file, component.key_line or component.line
+    path, line = component.file, component.key_line
     where = f"components.{component.name}.key"
     if component.key is None:
         folder, _, file = config.backend.key.rpartition("/")
@@ -163,6 +163,7 @@ def render_components(
             refuses it.
     """
     added = added or {}
+    rerun = rerun or rerun_name(source, config.name)
     by_name = {c.name: c for c in stack.components}
     wanted = list(only) or list(graph.components)
     # A component asked for alone is checked both ways: against the outputs of the ones it
@@ -198,8 +199,7 @@ def render_components(
             if producers:
                 # Producers render first (waves): their backend.hcl is known. The block goes
                 # in before verification, which then sees every reference resolve.
-                header = rendered_header(source, rerun or rerun_name(source, config.name))
-                text = _remote_state_text(producers, parsed, header)
+                text = _remote_state_text(producers, parsed, rendered_header(source, rerun))
                 _verify_remote_state(text, RenderedComponent(name, cfg, files, display))
                 files[REMOTE_STATE_FILE] = text
             for extra in added.get(name, ()):

@@ -114,7 +114,8 @@ class Component:
             ``<name>/`` before its file name (``<project>/<env>/<name>/terraform.tfstate``).
         references: every ``component.<producer>.<output>`` in its templates, by line.
         line: the line of its declaration in stack.yaml.
-        key_line: the line of its ``key`` in stack.yaml (None without one).
+        key_line: the line its state key is blamed on: its ``key`` in stack.yaml, else its
+            declaration's.
     """
 
     name: str
@@ -181,14 +182,15 @@ def _signature(templates_dir: Path) -> tuple[Any, ...]:
             found.append(None)
         else:
             found.append((info.st_mtime_ns, info.st_size, info.st_ino))
+    templates: list[tuple[str, int, int, int]] = []
     try:
         with os.scandir(templates_dir) as entries:
             for entry in entries:
                 info = entry.stat(follow_symlinks=False)
-                found.append((entry.name, info.st_mtime_ns, info.st_size, info.st_ino))
+                templates.append((entry.name, info.st_mtime_ns, info.st_size, info.st_ino))
     except OSError:
-        found.append(None)
-    return tuple(sorted(found, key=repr))
+        return (*found, None)
+    return (*found, *sorted(templates))
 
 
 @functools.lru_cache(maxsize=8)
@@ -317,7 +319,7 @@ def _components(raw: Any, compiler: _Compiler, templates_dir: Path) -> tuple[Com
                 references,
                 compiler.lines.get(here),
                 compiler.display,
-                compiler.lines.get((*here, "key")),
+                compiler.lines.get((*here, "key")) or compiler.lines.get(here),
             )
         )
     names = [c.name for c in found]

@@ -224,11 +224,9 @@ def _engine_keys_in(
     ref = node.get("$ref")
     if isinstance(ref, str) and ref.startswith("#") and ref not in seen:
         seen.add(ref)
-        target: Any = root
-        for part in ref.removeprefix("#").strip("/").split("/"):
-            if part:
-                part = part.replace("~1", "/").replace("~0", "~")
-                target = target.get(part) if isinstance(target, dict) else None
+        target = resolve_ref(node, root, hops=1)
+        if target is node:  # names nothing
+            target = None
         found.extend(
             ((*path, "$ref"), message) for _, message in _engine_keys_in(target, path, root, seen)
         )
