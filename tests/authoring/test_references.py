@@ -265,20 +265,12 @@ def test_names_terraform_defines_are_references(site: Path, runner: CliRunner) -
     assert result.exit_code == 0, result.stderr
 
 
-def test_each_outside_a_block_that_defines_it_is_exit_3(site: Path, runner: CliRunner) -> None:
-    text = "locals {\n  key = each.key\n}\n"
-    (site / "templates" / "x.tf.j2").write_text(text, encoding="utf-8")
-    result = runner.invoke(
-        cli, ["render", "dev", "--project-dir", str(site)], env={"TFGEN_STATE_BUCKET": "b-state"}
-    )
-    assert result.exit_code == EXIT_VERIFY
-    assert result.stderr.startswith(
-        "error: templates/x.tf.j2:2: each.key: each. is only defined inside these blocks: "
-        "data, ephemeral, import, module, resource ["
-    )
-
-
 META_MISPLACED = [
+    (
+        "locals {\n  key = each.key\n}\n",
+        "each.key: each. is only defined inside these blocks: data, ephemeral, import, module, "
+        "resource",
+    ),
     (
         'resource "aws_s3_bucket" "b" {\n  bucket = "b-${count.index}"\n}\n',
         "count.index: count. is only defined in a resource block that sets count",
@@ -297,9 +289,14 @@ META_MISPLACED = [
 @pytest.mark.parametrize(
     ("text", "message"),
     META_MISPLACED,
-    ids=["count-without-count", "each-without-for-each", "self-outside-provisioner"],
+    ids=[
+        "each-outside-an-object-block",
+        "count-without-count",
+        "each-without-for-each",
+        "self-outside-provisioner",
+    ],
 )
-def test_a_meta_name_its_block_does_not_define_is_exit_3(
+def test_a_meta_name_where_terraform_does_not_define_it_is_exit_3(
     site: Path, runner: CliRunner, text: str, message: str
 ) -> None:
     # Terraform refuses these at validate ("Reference to count in non-counted context"):
